@@ -1,0 +1,152 @@
+"""`dff` command line: train, eval, infer, bench, demo, make-synthetic."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import ConfigError, load_config
+
+
+def _config(args) -> dict:
+    """Load args.config with args.overrides."""
+    return load_config(args.config, args.overrides)
+
+
+def cmd_train(args) -> None:
+    from .engine.train import train
+    cfg = _config(args)
+    work_dir = args.work_dir or Path("runs") / Path(args.config).stem
+    res = train(cfg, work_dir, device=args.device)
+    print(f"best DFF mean mIoU {res['best_mean_miou']:.4f}; checkpoints in {res['work_dir']}")
+
+
+def cmd_eval(args) -> None:
+    from .engine.evaluate import evaluate, format_table, write_json
+    from .engine.setup import load_split, load_trained, select_device
+    cfg = _config(args)
+    dev = select_device(args.device)
+    model, ckpt = load_trained(cfg, args.checkpoint, dev)
+    k = args.key_interval or cfg["model"]["key_interval"]
+    res = evaluate(model, load_split(cfg, "val"), k, int(ckpt["num_classes"]),
+                   cfg["data"]["ignore_index"], device=dev, progress=True)
+    res["checkpoint"] = str(args.checkpoint)
+    print(format_table(res))
+    if args.json:
+        write_json(res, args.json)
+        print(f"wrote {args.json}")
+
+
+def cmd_infer(args) -> None:
+    from .engine.infer import infer_video
+    cfg = _config(args)
+    res = infer_video(cfg, args.checkpoint, args.input, args.output,
+                      key_interval=args.key_interval, overwrite=args.overwrite, device=args.device)
+    print(f"{res['frames_written']} frames ({res['frames_decoded']} decoded) -> {res['output']}; "
+          f"{res['fps_processed']:.2f} frames/s")
+
+
+def cmd_bench(args) -> None:
+    from .engine.bench import bench, format_bench
+    from .engine.evaluate import write_json
+    cfg = _config(args)
+    h, w = (int(v) for v in args.size.lower().split("x"))
+    ks = [int(v) for v in args.key_intervals.split(",")]
+    res = bench(cfg, (h, w), ks, reps=args.reps, device=args.device)
+    print(format_bench(res))
+    if args.json:
+        write_json(res, args.json)
+        print(f"wrote {args.json}")
+
+
+def cmd_demo(args) -> None:
+    from .engine.demo import run_demo
+    run_demo(args.out, iters=args.iters, overwrite=args.overwrite)
+
+
+def cmd_make_synthetic(args) -> None:
+    from .data.synthetic import write_synthetic
+    out = write_synthetic(args.out, {"train": args.train, "val": args.val}, num_frames=args.frames,
+                          size=(args.height, args.width), num_classes=args.classes, seed=args.seed,
+                          overwrite=args.overwrite)
+    print(f"synthetic video set in {out}")
+
+
+def _common(p: argparse.ArgumentParser, checkpoint: bool = False) -> None:
+    p.usage = f"%(prog)s CONFIG [options] [key=value ...]"
+    p.epilog = "key=value arguments override config keys (e.g. train.iters=100); values are parsed as YAML."
+    p.add_argument("config", help="YAML config file")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    if checkpoint:
+        p.add_argument("--checkpoint", required=True, help="checkpoint (.pt) from dff train")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="dff", description="Video segmentation by deep feature flow.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model")
+    _common(p)
+    p.add_argument("--work-dir", help="run directory (default runs/<config name>)")
+    p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("eval", help="mIoU per key-frame distance on the val split")
+    _common(p, checkpoint=True)
+    p.add_argument("--key-interval", type=int, help="K: distances 0..K-1 (default model.key_interval)")
+    p.add_argument("--json", help="write the results as JSON here")
+    p.set_defaults(fn=cmd_eval)
+
+    p = sub.add_parser("infer", help="segment a video or frame folder into an overlay video")
+    _common(p, checkpoint=True)
+    p.add_argument("--input", required=True, help="video file, frame folder or glob")
+    p.add_argument("--output", required=True, help="output .mp4")
+    p.add_argument("--key-interval", type=int, help="key frame every K frames (default model.key_interval)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(fn=cmd_infer)
+
+    p = sub.add_parser("bench", help="per-module latency and throughput of per-frame vs DFF")
+    _common(p)
+    p.add_argument("--size", default="512x1024", help="input HxW (default 512x1024)")
+    p.add_argument("--key-intervals", default="1,5,10", help="comma-separated k values")
+    p.add_argument("--reps", type=int, default=5, help="timed repetitions per module")
+    p.add_argument("--json", help="write the results as JSON here")
+    p.set_defaults(fn=cmd_bench)
+
+    p = sub.add_parser("demo", help="synthetic data -> train -> eval -> segmentation video")
+    p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    p.add_argument("--iters", type=int, default=None, help="training iterations (default: the demo config's)")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier demo in --out")
+    p.set_defaults(fn=cmd_demo)
+
+    p = sub.add_parser("make-synthetic", help="write a synthetic labelled video set")
+    p.add_argument("--out", required=True)
+    p.add_argument("--train", type=int, default=6, help="training sequences")
+    p.add_argument("--val", type=int, default=2, help="validation sequences")
+    p.add_argument("--frames", type=int, default=20)
+    p.add_argument("--height", type=int, default=96)
+    p.add_argument("--width", type=int, default=128)
+    p.add_argument("--classes", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(fn=cmd_make_synthetic)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    # Overrides may sit anywhere among the options, so they are what parse_known_args leaves.
+    args, rest = parser.parse_known_args(argv)
+    bad = [o for o in rest if "=" not in o or o.startswith("-") or not hasattr(args, "config")]
+    if bad:
+        parser.error(f"unrecognized arguments: {' '.join(bad)} (config overrides are key=value)")
+    args.overrides = rest
+    try:
+        args.fn(args)
+    except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as e:
+        print(f"dff {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

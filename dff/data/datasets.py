@@ -1,0 +1,98 @@
+"""In-memory clip store and the (key, current) pair dataset that DFF trains on."""
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .sequences import Clip
+from .transforms import paired_crop_flip
+
+
+def resized_size(h: int, w: int, short_side: int) -> tuple[int, int]:
+    """(h, w) scaled so that the short side equals short_side."""
+    s = short_side / min(h, w)
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def read_rgb(path) -> np.ndarray:
+    """Image file to RGB uint8, naming the file on failure."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"{path}: unreadable image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+class FrameStore:
+    """Frames (uint8, C,H,W) and labels (uint8, H,W) of clips, decoded once and resized.
+
+    Decoding JPEGs dominates CPU training otherwise; a DAVIS-mini clip set at short side 240 is
+    about 300 MB. Only frames in [start - max_back, end) are kept: keys may not leave the split.
+    """
+
+    def __init__(self, clips: list[Clip], short_side: int, read_label: Callable,
+                 ignore_index: int = 255):
+        self.clips = clips
+        self.frames: list[dict[int, torch.Tensor]] = []
+        self.labels: list[dict[int, torch.Tensor]] = []
+        for clip in clips:
+            frames, labels = {}, {}
+            for i in range(clip.start, clip.end):
+                img = read_rgb(clip.frames[i])
+                h, w = resized_size(*img.shape[:2], short_side)
+                frames[i] = torch.from_numpy(cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)).permute(2, 0, 1).contiguous()
+                if clip.labels[i] is not None:
+                    lab = read_label(clip.labels[i])
+                    if lab.shape != img.shape[:2]:
+                        raise ValueError(f"{clip.labels[i]}: label size {lab.shape} differs from "
+                                         f"frame size {img.shape[:2]} ({clip.frames[i]})")
+                    labels[i] = torch.from_numpy(cv2.resize(lab, (w, h), interpolation=cv2.INTER_NEAREST))
+            self.frames.append(frames)
+            self.labels.append(labels)
+
+    def targets(self) -> list[tuple[int, int]]:
+        """(clip index, frame index) of every labelled frame in the split."""
+        return [(c, i) for c, labs in enumerate(self.labels) for i in sorted(labs)]
+
+
+def to_float(frame: torch.Tensor) -> torch.Tensor:
+    """uint8 (..., 3, H, W) to float [0, 1]."""
+    return frame.float().div_(255.0)
+
+
+class PairDataset(Dataset):
+    """(key, current, label, offset) samples; the key lies 0..max_offset frames before current.
+
+    The offset is drawn uniformly from those that keep the key inside the split, and the same
+    random crop and flip apply to both frames and the label.
+
+    Args:
+        store: decoded clips.
+        max_offset: largest key distance (k - 1 for key interval k).
+        crop_size: (h, w) training crop, or None for full frames.
+        ignore_index: label value for padding when a crop exceeds the frame.
+    """
+
+    def __init__(self, store: FrameStore, max_offset: int, crop_size=None, ignore_index: int = 255):
+        self.store, self.max_offset = store, max_offset
+        self.crop_size, self.ignore_index = crop_size, ignore_index
+        self.items = store.targets()
+        if not self.items:
+            raise ValueError("no labelled frames in this split")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, idx: int):
+        c, t = self.items[idx]
+        start = self.store.clips[c].start
+        offset = random.randint(0, min(self.max_offset, t - start))
+        key, cur = self.store.frames[c][t - offset], self.store.frames[c][t]
+        label = self.store.labels[c][t]
+        if self.crop_size is not None:
+            key, cur, label = paired_crop_flip(key, cur, label, self.crop_size, self.ignore_index)
+        return to_float(key), to_float(cur), label.long(), offset

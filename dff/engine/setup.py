@@ -1,0 +1,53 @@
+"""From a config dict to the objects train/eval/infer need."""
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+
+from ..data.datasets import FrameStore
+from ..data.sequences import build_clips, dataset_info, davis_label, plain_label
+from ..models import build_model
+from .checkpoint import load_checkpoint
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA when available."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def num_classes_of(cfg: dict) -> int:
+    """model.num_classes, or the dataset's class count when null."""
+    n = cfg["model"]["num_classes"]
+    return int(n) if n is not None else dataset_info(cfg["data"]["dataset"], cfg["data"]["root"])["num_classes"]
+
+
+def load_split(cfg: dict, split: str) -> FrameStore:
+    """Decode a split of the configured dataset into memory."""
+    d = cfg["data"]
+    clips = build_clips(d["dataset"], d["root"], split, d["split_mode"], d["train_fraction"])
+    if d["dataset"] == "davis":
+        reader = davis_label
+    else:
+        reader = partial(plain_label, num_classes=num_classes_of(cfg), ignore_index=d["ignore_index"])
+    return FrameStore(clips, d["short_side"], reader, d["ignore_index"])
+
+
+def model_from_config(cfg: dict, num_classes: int):
+    """DFFSegmenter from the config's model section."""
+    kwargs = {k: v for k, v in cfg["model"].items() if k not in ("key_interval", "num_classes")}
+    return build_model(num_classes=num_classes, **kwargs)
+
+
+def load_trained(cfg: dict, checkpoint: str, device: torch.device):
+    """Model built from cfg with a checkpoint's weights (num_classes from the checkpoint)."""
+    ckpt = load_checkpoint(checkpoint)
+    num_classes = int(ckpt.get("num_classes") or num_classes_of(cfg))
+    model = model_from_config(cfg, num_classes)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise ValueError(f"{checkpoint}: weights do not fit the configured model ({e})") from e
+    return model.to(device).eval(), ckpt

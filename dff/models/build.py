@@ -1,0 +1,42 @@
+"""Builders: the few names a YAML config selects, mapped to typed constructors."""
+from __future__ import annotations
+
+from .backbones import BACKBONES, build_backbone
+from .dff import DFFSegmenter
+from .flownet import FlowNetSLite
+
+FLOW_NETS = {"flownets_lite": FlowNetSLite}
+
+
+def build_flow_net(name: str, scale_channels: int, width: float = 1.0):
+    """Flow network by name; flow in pixels of the requested grid, current -> key."""
+    if name not in FLOW_NETS:
+        raise ValueError(f"unknown flow network {name!r}; valid: {', '.join(FLOW_NETS)}")
+    return FLOW_NETS[name](scale_channels=scale_channels, width=width)
+
+
+def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int = 8,
+                flow: str = "flownets_lite", flow_width: float = 1.0, feat_channels: int = 256,
+                scale_field: bool = True, pretrained: str | None = None,
+                padding_mode: str = "border") -> DFFSegmenter:
+    """Assemble a DFFSegmenter.
+
+    Args:
+        num_classes: segmentation classes.
+        backbone: one of BACKBONES.
+        output_stride: 8 or 16 (32 for a plain FCN).
+        flow: one of FLOW_NETS.
+        flow_width: channel multiplier of the flow network.
+        feat_channels: channels of the DFF feature conv (the warped tensor).
+        scale_field: learn DFF's scale field (otherwise features are warped only).
+        pretrained: None, or "imagenet" for torchvision's ImageNet backbone weights.
+        padding_mode: warp padding, "zeros" or "border".
+    """
+    if pretrained not in (None, "imagenet"):
+        raise ValueError(f"model.pretrained must be null or 'imagenet', got {pretrained!r}")
+    net = build_backbone(backbone, output_stride, pretrained == "imagenet")
+    flow_net = build_flow_net(flow, feat_channels if scale_field else 0, flow_width)
+    return DFFSegmenter(net, flow_net, num_classes, feat_channels, padding_mode)
+
+
+__all__ = ["BACKBONES", "FLOW_NETS", "build_flow_net", "build_model"]

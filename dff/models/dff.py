@@ -1,0 +1,101 @@
+"""DFF: a heavy key-frame network whose features are carried to other frames by flow."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..ops import flow_warp
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class SegHead(nn.Module):
+    """Task head on the (warped) DFF features: dropout + 1x1 classifier."""
+
+    def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.1):
+        super().__init__()
+        self.drop = nn.Dropout2d(dropout)
+        self.cls = nn.Conv2d(in_channels, num_classes, 1)
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        """Class scores on the feature grid."""
+        return self.cls(self.drop(feat))
+
+
+class DFFSegmenter(nn.Module):
+    """Deep Feature Flow for semantic segmentation (Zhu et al., CVPR 2017).
+
+    key frame:   feat = feature_conv(backbone(key));  logits = head(feat)
+    other frame: flow, scale = flow_net(current, key);  logits = head(warp(feat, flow) * scale)
+
+    Frames enter as float RGB in [0, 1], (N, 3, H, W); normalisation happens here so that every
+    caller (training, streaming, benchmarks) feeds the same thing. Logits come back at the
+    input resolution.
+
+    Args:
+        backbone: module mapping frames to features, with `out_channels` and `output_stride`.
+        flow_net: module (current, key, out_size) -> (flow, scale or None), flow in pixels of
+            out_size with channel 0 = x, pointing from the current frame into the key frame.
+        num_classes: number of segmentation classes.
+        feat_channels: channels of the DFF feature conv (the tensor that is warped).
+        padding_mode: grid_sample padding of the warp, "zeros" or "border".
+    """
+
+    def __init__(self, backbone: nn.Module, flow_net: nn.Module, num_classes: int,
+                 feat_channels: int = 256, padding_mode: str = "border"):
+        super().__init__()
+        self.backbone = backbone
+        self.feature_conv = nn.Sequential(
+            nn.Conv2d(backbone.out_channels, feat_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(feat_channels), nn.ReLU(inplace=True))
+        self.flow_net = flow_net
+        self.head = SegHead(feat_channels, num_classes)
+        self.padding_mode = padding_mode
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def normalize(self, frame: torch.Tensor) -> torch.Tensor:
+        """[0, 1] RGB to ImageNet-normalised input."""
+        return (frame - self.mean) / self.std
+
+    def key_features(self, frame: torch.Tensor) -> torch.Tensor:
+        """The heavy path: backbone + feature conv on normalised frames."""
+        return self.feature_conv(self.backbone(frame))
+
+    def propagate(self, feat: torch.Tensor, key: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        """Warp key features to the current frame and apply the scale field."""
+        flow, scale = self.flow_net(current, key, feat.shape[-2:])
+        warped = flow_warp(feat, flow, padding_mode=self.padding_mode)
+        return warped if scale is None else warped * scale
+
+    def logits(self, feat: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Head + bilinear upsampling to `size`."""
+        return F.interpolate(self.head(feat), size=size, mode="bilinear", align_corners=False)
+
+    def forward_key(self, frame: torch.Tensor) -> dict:
+        """Run the key-frame network; the returned state is all propagation needs."""
+        x = self.normalize(frame)
+        return {"frame": x, "feat": self.key_features(x)}
+
+    def forward_propagate(self, frame: torch.Tensor, state: dict) -> torch.Tensor:
+        """Logits of a non-key frame from a key state."""
+        x = self.normalize(frame)
+        return self.logits(self.propagate(state["feat"], state["frame"], x), frame.shape[-2:])
+
+    def forward_state(self, state: dict, size: tuple[int, int]) -> torch.Tensor:
+        """Logits of the key frame itself."""
+        return self.logits(state["feat"], size)
+
+    def forward(self, key: torch.Tensor, current: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        """Training forward on (key, current) pairs; offset (N,) = frames between them.
+
+        Where offset is 0 the key features are used unwarped, as DFF does on key frames. Flow and
+        warp still run on every sample so every parameter sees a gradient path each step.
+        """
+        k, c = self.normalize(key), self.normalize(current)
+        feat = self.key_features(k)
+        warped = self.propagate(feat, k, c)
+        same = (offset == 0).view(-1, 1, 1, 1)
+        return self.logits(torch.where(same, feat, warped), current.shape[-2:])
