@@ -2,9 +2,24 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import yaml
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads exponent floats without a dot (1e-3), as YAML 1.2 does."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
+def yaml_load(text: str):
+    """Parse YAML text with _Loader."""
+    return yaml.load(text, Loader=_Loader)
 
 # Every valid key with its default. A YAML file only supplies values for these keys.
 DEFAULTS: dict = {
@@ -76,7 +91,7 @@ def parse_override(text: str) -> dict:
         raise ConfigError(f"override {text!r} is not of the form key=value")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw else None
+        value = yaml_load(raw) if raw else None
     except yaml.YAMLError as e:
         raise ConfigError(f"override {text!r}: value is not valid YAML ({e})") from e
     out: dict = {}
@@ -96,7 +111,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> di
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
         try:
-            data = yaml.safe_load(path.read_text()) or {}
+            data = yaml_load(path.read_text()) or {}
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML ({e})") from e
         if not isinstance(data, dict):

@@ -31,7 +31,7 @@ class FrameStore:
     """Frames (uint8, C,H,W) and labels (uint8, H,W) of clips, decoded once and resized.
 
     Decoding JPEGs dominates CPU training otherwise; a DAVIS-mini clip set at short side 240 is
-    about 300 MB. Only frames in [start - max_back, end) are kept: keys may not leave the split.
+    about 300 MB. Only frames in [start, end) are kept: keys may not leave the split.
     """
 
     def __init__(self, clips: list[Clip], short_side: int, read_label: Callable,

@@ -91,13 +91,19 @@ def synthetic_clips(root: str | Path, split: str, split_mode: str = "sequences",
     return clips
 
 
-def davis_label(path: Path) -> np.ndarray:
-    """DAVIS mask (0 background, 255 object) to class ids 0/1; anything else is an error."""
+def read_mask(path: Path) -> np.ndarray:
+    """An 8-bit single-channel label image as stored (no palette or colour conversion)."""
     m = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if m is None:
         raise ValueError(f"{path}: unreadable label image")
     if m.ndim != 2 or m.dtype != np.uint8:
-        raise ValueError(f"{path}: expected an 8-bit single-channel mask, got shape {m.shape} {m.dtype}")
+        raise ValueError(f"{path}: expected an 8-bit single-channel label, got shape {m.shape} {m.dtype}")
+    return m
+
+
+def davis_label(path: Path) -> np.ndarray:
+    """DAVIS mask (0 background, 255 object) to class ids 0/1; anything else is an error."""
+    m = read_mask(path)
     bad = np.setdiff1d(np.unique(m), [0, 255])
     if bad.size:
         raise ValueError(f"{path}: DAVIS masks hold 0 and 255 only, found {bad.tolist()[:8]}")
@@ -106,11 +112,7 @@ def davis_label(path: Path) -> np.ndarray:
 
 def plain_label(path: Path, num_classes: int, ignore_index: int = 255) -> np.ndarray:
     """Single-channel uint8 class-id PNG, validated against num_classes."""
-    m = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if m is None:
-        raise ValueError(f"{path}: unreadable label image")
-    if m.ndim != 2 or m.dtype != np.uint8:
-        raise ValueError(f"{path}: expected an 8-bit single-channel label, got shape {m.shape} {m.dtype}")
+    m = read_mask(path)
     vals = np.unique(m)
     bad = vals[(vals >= num_classes) & (vals != ignore_index)]
     if bad.size:

@@ -1,0 +1,34 @@
+"""Shared fixtures: a tiny synthetic video set and a tiny model trained on it for 2 steps."""
+from pathlib import Path
+
+import pytest
+
+from dff.config import load_config
+from dff.data.synthetic import write_synthetic
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+TINY = ["data.dataset=synthetic", "data.split_mode=sequences", "data.short_side=48",
+        "data.crop_size=[48, 48]", "model.feat_channels=16", "model.flow_width=0.25",
+        "model.key_interval=3", "train.iters=2", "train.batch_size=2", "train.val_every=2",
+        "train.save_every=2", "train.val_frames=4", "train.log_every=1", "train.warmup_iters=1"]
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic") / "set"
+    return write_synthetic(root, {"train": 2, "val": 1}, num_frames=8, size=(48, 64), num_classes=3, seed=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg(synthetic_root) -> dict:
+    return load_config(None, TINY + [f"data.root={synthetic_root}"])
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_cfg, tmp_path_factory) -> Path:
+    from dff.engine.train import train
+
+    run = tmp_path_factory.mktemp("run")
+    train(tiny_cfg, run, device="cpu", progress=False)
+    return run

@@ -1,0 +1,71 @@
+import json
+
+import pytest
+import torch
+
+from dff.engine.checkpoint import load_checkpoint
+from dff.engine.evaluate import evaluate, format_table
+from dff.engine.setup import load_split, load_trained
+from dff.engine.train import lr_factor, train
+
+
+def test_train_writes_run_directory(tiny_run, tiny_cfg):
+    names = {p.name for p in tiny_run.iterdir()}
+    assert {"config.yaml", "last.pt", "best.pt", "metrics.jsonl"} <= names
+    for name in ("last.pt", "best.pt"):
+        ckpt = torch.load(tiny_run / name, weights_only=True)
+        assert ckpt["iteration"] == 2 and ckpt["num_classes"] == 3
+        assert ckpt["config"]["model"]["num_classes"] == 3  # resolved from the dataset
+    lines = [json.loads(l) for l in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    assert [l["iter"] for l in lines if "loss" in l] == [1, 2]
+    assert any("val" in l for l in lines)
+
+
+def test_eval_counts_only_keys_inside_the_split(tiny_run, tiny_cfg):
+    model, ckpt = load_trained(tiny_cfg, tiny_run / "best.pt", torch.device("cpu"))
+    store = load_split(tiny_cfg, "val")
+    res = evaluate(model, store, 3, ckpt["num_classes"])
+    n = len(store.targets())  # one val clip of 8 frames, all labelled
+    assert n == 8
+    assert res["frames_by_distance"] == [8, 7, 6]
+    assert res["per_frame_miou"] == res["miou_by_distance"][0]
+    assert res["mean_miou"] == pytest.approx(sum(res["miou_by_distance"]) / 3)
+    assert res["ratio"] == pytest.approx(res["mean_miou"] / res["per_frame_miou"])
+    assert "DFF d=2" in format_table(res)
+
+
+def test_eval_matches_a_direct_computation(tiny_run, tiny_cfg):
+    """Distance-2 mIoU equals scoring forward_propagate(t, key t-2) frame by frame."""
+    from dff.data.datasets import to_float
+    from dff.engine.metrics import ConfusionMatrix
+
+    model, ckpt = load_trained(tiny_cfg, tiny_run / "best.pt", torch.device("cpu"))
+    store = load_split(tiny_cfg, "val")
+    cm = ConfusionMatrix(3)
+    with torch.no_grad():
+        for c, t in store.targets():
+            if t - 2 < store.clips[c].start:
+                continue
+            state = model.forward_key(to_float(store.frames[c][t - 2])[None])
+            pred = model.forward_propagate(to_float(store.frames[c][t])[None], state).argmax(1)[0]
+            cm.update(pred, store.labels[c][t])
+    res = evaluate(model, store, 3, 3)
+    assert res["miou_by_distance"][2] == pytest.approx(cm.miou(), abs=1e-9)
+
+
+def test_lr_schedule():
+    assert lr_factor(0, 100, 10) == pytest.approx(0.1)
+    assert lr_factor(10, 100, 10) == pytest.approx(1.0)
+    assert lr_factor(99, 100, 10) < 0.05
+
+
+def test_batch_larger_than_dataset_is_a_clear_error(tiny_cfg, tmp_path):
+    cfg = {**tiny_cfg, "train": {**tiny_cfg["train"], "batch_size": 1000}}
+    with pytest.raises(ValueError, match="batch_size 1000 exceeds"):
+        train(cfg, tmp_path, device="cpu", progress=False)
+
+
+def test_checkpoint_that_does_not_fit_the_config(tiny_run, tiny_cfg):
+    cfg = {**tiny_cfg, "model": {**tiny_cfg["model"], "feat_channels": 32}}
+    with pytest.raises(ValueError, match="best.pt: weights do not fit"):
+        load_trained(cfg, tiny_run / "best.pt", torch.device("cpu"))

@@ -1,0 +1,65 @@
+import torch
+
+from dff.models import build_model
+from dff.ops import flow_warp
+
+
+def tiny(**kw):
+    torch.manual_seed(0)
+    return build_model(3, "resnet18", 8, feat_channels=16, flow_width=0.25, **kw).eval()
+
+
+def zero_flow(model):
+    """Make the flow net output exactly zero flow (its scale field is exactly 1 at init)."""
+    for m in (model.flow_net.predict5, model.flow_net.predict4, model.flow_net.predict3,
+              model.flow_net.predict2):
+        torch.nn.init.zeros_(m.weight)
+    return model
+
+
+def test_key_and_propagate_shapes():
+    model = tiny()
+    frames = torch.rand(2, 3, 64, 80)
+    with torch.no_grad():
+        state = model.forward_key(frames)
+        assert state["feat"].shape == (2, 16, 8, 10)
+        assert model.forward_state(state, (64, 80)).shape == (2, 3, 64, 80)
+        assert model.forward_propagate(torch.rand(2, 3, 64, 80), state).shape == (2, 3, 64, 80)
+
+
+def test_zero_flow_and_unit_scale_propagate_the_key_exactly():
+    model = zero_flow(tiny())
+    key, cur = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        state = model.forward_key(key)
+        a = model.forward_propagate(cur, state)
+        b = model.forward_state(state, (64, 64))
+    assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_propagation_warps_features_by_the_predicted_flow():
+    model = tiny()
+    key, cur = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        state = model.forward_key(key)
+        flow, scale = model.flow_net(model.normalize(cur), state["frame"], (8, 8))
+        expect = model.logits(flow_warp(state["feat"], flow, padding_mode="border") * scale, (64, 64))
+        assert torch.allclose(model.forward_propagate(cur, state), expect, atol=1e-6)
+
+
+def test_training_forward_matches_inference_paths():
+    model = tiny()
+    key, cur = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        out = model(key, cur, torch.tensor([0, 3]))
+        state = model.forward_key(key)
+        assert torch.allclose(out[:1], model.forward_state(state, (64, 64))[:1], atol=1e-5)
+        assert torch.allclose(out[1:], model.forward_propagate(cur, state)[1:], atol=1e-5)
+
+
+def test_every_parameter_gets_a_gradient_even_at_offset_zero():
+    model = tiny().train()
+    out = model(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64), torch.tensor([0, 2]))
+    out.logsumexp(1).mean().backward()
+    assert [n for n, p in model.named_parameters() if p.grad is None] == []
+    assert model.flow_net.predict2.weight.grad.abs().sum() > 0  # flow learns through the warp
