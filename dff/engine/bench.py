@@ -38,10 +38,10 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
     model = model_from_config(cfg, n).to(dev).eval()
     frame = torch.rand(1, 3, *size, device=dev)
     key = torch.rand(1, 3, *size, device=dev)
-    x, k = model.normalize(frame), model.normalize(key)
+    k = model.normalize(key)
     trunk = model.backbone(k)
     feat = model.feature_conv(trunk)
-    flow, scale = model.flow_net(x, k, feat.shape[-2:])
+    flow, scale = model.flow_net(frame, key, feat.shape[-2:])
 
     def warp():
         w = flow_warp(feat, flow, padding_mode=model.padding_mode)
@@ -50,7 +50,7 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
     ms = {
         "backbone": time_fn(lambda: model.backbone(k), reps, dev),
         "feature_conv": time_fn(lambda: model.feature_conv(trunk), reps, dev),
-        "flow": time_fn(lambda: model.flow_net(x, k, feat.shape[-2:]), reps, dev),
+        "flow": time_fn(lambda: model.flow_net(frame, key, feat.shape[-2:]), reps, dev),
         "warp": time_fn(warp, reps, dev),
         "head": time_fn(lambda: model.logits(feat, size), reps, dev),
     }

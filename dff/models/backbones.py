@@ -5,6 +5,8 @@ import torch
 import torch.nn as nn
 import torchvision
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision backbones expect this normalisation
+IMAGENET_STD = (0.229, 0.224, 0.225)
 RESNETS = {
     "resnet18": (torchvision.models.resnet18, "ResNet18_Weights", 512),
     "resnet34": (torchvision.models.resnet34, "ResNet34_Weights", 512),

@@ -6,9 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..ops import flow_warp
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .backbones import IMAGENET_MEAN, IMAGENET_STD
 
 
 class SegHead(nn.Module):
@@ -30,14 +28,15 @@ class DFFSegmenter(nn.Module):
     key frame:   feat = feature_conv(backbone(key));  logits = head(feat)
     other frame: flow, scale = flow_net(current, key);  logits = head(warp(feat, flow) * scale)
 
-    Frames enter as float RGB in [0, 1], (N, 3, H, W); normalisation happens here so that every
-    caller (training, streaming, benchmarks) feeds the same thing. Logits come back at the
+    Frames enter as float RGB in [0, 1], (N, 3, H, W); the backbone's normalisation happens here
+    and the flow network gets the raw frames (each flow net has its own input convention), so
+    every caller (training, streaming, benchmarks) feeds the same thing. Logits come back at the
     input resolution.
 
     Args:
         backbone: module mapping frames to features, with `out_channels` and `output_stride`.
-        flow_net: module (current, key, out_size) -> (flow, scale or None), flow in pixels of
-            out_size with channel 0 = x, pointing from the current frame into the key frame.
+        flow_net: module (current, key, out_size) -> (flow, scale or None) on [0, 1] frames,
+            flow in pixels of out_size with channel 0 = x, from the current frame into the key.
         num_classes: number of segmentation classes.
         feat_channels: channels of the DFF feature conv (the tensor that is warped).
         padding_mode: grid_sample padding of the warp, "zeros" or "border".
@@ -61,11 +60,11 @@ class DFFSegmenter(nn.Module):
         return (frame - self.mean) / self.std
 
     def key_features(self, frame: torch.Tensor) -> torch.Tensor:
-        """The heavy path: backbone + feature conv on normalised frames."""
-        return self.feature_conv(self.backbone(frame))
+        """The heavy path: backbone + feature conv on a [0, 1] frame."""
+        return self.feature_conv(self.backbone(self.normalize(frame)))
 
     def propagate(self, feat: torch.Tensor, key: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
-        """Warp key features to the current frame and apply the scale field."""
+        """Warp key features to the current frame ([0, 1] frames) and apply the scale field."""
         flow, scale = self.flow_net(current, key, feat.shape[-2:])
         warped = flow_warp(feat, flow, padding_mode=self.padding_mode)
         return warped if scale is None else warped * scale
@@ -76,13 +75,11 @@ class DFFSegmenter(nn.Module):
 
     def forward_key(self, frame: torch.Tensor) -> dict:
         """Run the key-frame network; the returned state is all propagation needs."""
-        x = self.normalize(frame)
-        return {"frame": x, "feat": self.key_features(x)}
+        return {"frame": frame, "feat": self.key_features(frame)}
 
     def forward_propagate(self, frame: torch.Tensor, state: dict) -> torch.Tensor:
         """Logits of a non-key frame from a key state."""
-        x = self.normalize(frame)
-        return self.logits(self.propagate(state["feat"], state["frame"], x), frame.shape[-2:])
+        return self.logits(self.propagate(state["feat"], state["frame"], frame), frame.shape[-2:])
 
     def forward_state(self, state: dict, size: tuple[int, int]) -> torch.Tensor:
         """Logits of the key frame itself."""
@@ -94,8 +91,7 @@ class DFFSegmenter(nn.Module):
         Where offset is 0 the key features are used unwarped, as DFF does on key frames. Flow and
         warp still run on every sample so every parameter sees a gradient path each step.
         """
-        k, c = self.normalize(key), self.normalize(current)
-        feat = self.key_features(k)
-        warped = self.propagate(feat, k, c)
+        feat = self.key_features(key)
+        warped = self.propagate(feat, key, current)
         same = (offset == 0).view(-1, 1, 1, 1)
         return self.logits(torch.where(same, feat, warped), current.shape[-2:])

@@ -6,6 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..ops import resize_flow
+from .backbones import IMAGENET_MEAN, IMAGENET_STD
 
 
 def conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
@@ -26,7 +27,7 @@ def upsample_flow(flow: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 class FlowNetSLite(nn.Module):
     """FlowNetS encoder/decoder at reduced width, run at half the frame resolution.
 
-    Takes (current, key) frames, both normalised images of the same size, and returns the flow
+    Takes (current, key) RGB frames in [0, 1] of the same size, and returns the flow
     current -> key in pixels of `out_size` (the feature grid), channel 0 = x, plus a positive
     scale field with `scale_channels` channels on that grid. The final flow is predicted at
     stride 4 of the half-resolution input (stride 8 of the frame) and resized to `out_size`.
@@ -41,6 +42,8 @@ class FlowNetSLite(nn.Module):
         super().__init__()
         c1, c2, c3, c4, c5 = (max(8, int(round(c * width))) for c in (32, 64, 128, 256, 256))
         self.input_scale = input_scale
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN * 2).view(1, 6, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD * 2).view(1, 6, 1, 1), persistent=False)
         self.conv1 = conv(6, c1, 7, 2)
         self.conv2 = conv(c1, c2, 5, 2)
         self.conv3 = nn.Sequential(conv(c2, c3, 5, 2), conv(c3, c3))
@@ -72,7 +75,7 @@ class FlowNetSLite(nn.Module):
 
     def forward(self, current: torch.Tensor, key: torch.Tensor, out_size: tuple[int, int]):
         """Return (flow (N,2,*out_size) in out-grid pixels, scale (N,C,*out_size) or None)."""
-        x = torch.cat((current, key), 1)
+        x = (torch.cat((current, key), 1) - self.mean) / self.std
         if self.input_scale != 1.0:
             x = F.interpolate(x, scale_factor=self.input_scale, mode="bilinear",
                               align_corners=False, antialias=self.input_scale < 1)

@@ -42,7 +42,7 @@ def test_propagation_warps_features_by_the_predicted_flow():
     key, cur = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         state = model.forward_key(key)
-        flow, scale = model.flow_net(model.normalize(cur), state["frame"], (8, 8))
+        flow, scale = model.flow_net(cur, state["frame"], (8, 8))
         expect = model.logits(flow_warp(state["feat"], flow, padding_mode="border") * scale, (64, 64))
         assert torch.allclose(model.forward_propagate(cur, state), expect, atol=1e-6)
 
