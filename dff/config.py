@@ -39,7 +39,9 @@ DEFAULTS: dict = {
         "pretrained": None,          # null | imagenet
         "feat_channels": 256,
         "flow": "flownets_lite",
-        "flow_width": 1.0,
+        "flow_width": 1.0,           # flownets_lite channel multiplier
+        "raft_updates": 6,           # raft_small recurrent updates
+        "dis_preset": "fast",        # dis: ultrafast | fast | medium
         "scale_field": True,
         "padding_mode": "border",
         "key_interval": 5,           # k: key frame every k frames; training keys 0..k-1 back

@@ -42,12 +42,29 @@ def model_from_config(cfg: dict, num_classes: int):
 
 
 def load_trained(cfg: dict, checkpoint: str, device: torch.device):
-    """Model built from cfg with a checkpoint's weights (num_classes from the checkpoint)."""
+    """Model built from cfg with a checkpoint's weights (num_classes from the checkpoint).
+
+    When cfg names another flow network than the checkpoint was trained with (model.flow=dis
+    on a flownets_lite model, say), the flow net's tensors are not loaded and the swap is
+    reported; every other tensor must fit exactly.
+    """
     ckpt = load_checkpoint(checkpoint)
     num_classes = int(ckpt.get("num_classes") or num_classes_of(cfg))
     model = model_from_config(cfg, num_classes)
+    trained_flow = ckpt.get("config", {}).get("model", {}).get("flow", cfg["model"]["flow"])
+    swapped = trained_flow != cfg["model"]["flow"]
+    state = {k: v for k, v in ckpt["model"].items() if not (swapped and k.startswith("flow_net."))}
     try:
-        model.load_state_dict(ckpt["model"])
+        missing, unexpected = model.load_state_dict(state, strict=not swapped)
     except RuntimeError as e:
         raise ValueError(f"{checkpoint}: weights do not fit the configured model ({e})") from e
+    if swapped:
+        bad = [k for k in missing + unexpected if not k.startswith("flow_net.")]
+        if bad:
+            raise ValueError(f"{checkpoint}: weights do not fit the configured model "
+                             f"(missing or unexpected: {', '.join(bad[:8])})")
+        dropped = sum(k.startswith("flow_net.") for k in ckpt["model"])
+        print(f"flow network swapped: checkpoint trained with {trained_flow!r}, running "
+              f"{cfg['model']['flow']!r} ({dropped} checkpoint flow tensors not loaded, "
+              f"{len(missing)} parameters of the new flow net at their initial values)")
     return model.to(device).eval(), ckpt

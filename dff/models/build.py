@@ -3,22 +3,33 @@ from __future__ import annotations
 
 from .backbones import BACKBONES, build_backbone
 from .dff import DFFSegmenter
+from .flow_nets import DISFlow, RAFTSmallFlow, ZeroFlow
 from .flownet import FlowNetSLite
 
-FLOW_NETS = {"flownets_lite": FlowNetSLite}
+FLOW_NETS = ("flownets_lite", "raft_small", "dis", "zero")
 
 
-def build_flow_net(name: str, scale_channels: int, width: float = 1.0):
-    """Flow network by name; flow in pixels of the requested grid, current -> key."""
-    if name not in FLOW_NETS:
-        raise ValueError(f"unknown flow network {name!r}; valid: {', '.join(FLOW_NETS)}")
-    return FLOW_NETS[name](scale_channels=scale_channels, width=width)
+def build_flow_net(name: str, scale_channels: int = 0, width: float = 1.0, raft_updates: int = 6,
+                   dis_preset: str = "fast"):
+    """Flow network by name; flow in pixels of the requested grid, current -> key.
+
+    Only flownets_lite learns DFF's scale field; the others propagate with scale 1.
+    """
+    if name == "flownets_lite":
+        return FlowNetSLite(scale_channels=scale_channels, width=width)
+    if name == "raft_small":
+        return RAFTSmallFlow(num_flow_updates=raft_updates)
+    if name == "dis":
+        return DISFlow(preset=dis_preset)
+    if name == "zero":
+        return ZeroFlow()
+    raise ValueError(f"unknown flow network {name!r}; valid: {', '.join(FLOW_NETS)}")
 
 
 def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int = 8,
-                flow: str = "flownets_lite", flow_width: float = 1.0, feat_channels: int = 256,
-                scale_field: bool = True, pretrained: str | None = None,
-                padding_mode: str = "border") -> DFFSegmenter:
+                flow: str = "flownets_lite", flow_width: float = 1.0, raft_updates: int = 6,
+                dis_preset: str = "fast", feat_channels: int = 256, scale_field: bool = True,
+                pretrained: str | None = None, padding_mode: str = "border") -> DFFSegmenter:
     """Assemble a DFFSegmenter.
 
     Args:
@@ -26,7 +37,9 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
         backbone: one of BACKBONES.
         output_stride: 8 or 16 (32 for a plain FCN).
         flow: one of FLOW_NETS.
-        flow_width: channel multiplier of the flow network.
+        flow_width: channel multiplier of flownets_lite.
+        raft_updates: recurrent updates of raft_small.
+        dis_preset: DIS preset (ultrafast, fast, medium).
         feat_channels: channels of the DFF feature conv (the warped tensor).
         scale_field: learn DFF's scale field (otherwise features are warped only).
         pretrained: None, or "imagenet" for torchvision's ImageNet backbone weights.
@@ -35,7 +48,8 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
     if pretrained not in (None, "imagenet"):
         raise ValueError(f"model.pretrained must be null or 'imagenet', got {pretrained!r}")
     net = build_backbone(backbone, output_stride, pretrained == "imagenet")
-    flow_net = build_flow_net(flow, feat_channels if scale_field else 0, flow_width)
+    flow_net = build_flow_net(flow, feat_channels if scale_field else 0, flow_width, raft_updates,
+                              dis_preset)
     return DFFSegmenter(net, flow_net, num_classes, feat_channels, padding_mode)
 
 

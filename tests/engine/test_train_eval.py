@@ -69,3 +69,14 @@ def test_checkpoint_that_does_not_fit_the_config(tiny_run, tiny_cfg):
     cfg = {**tiny_cfg, "model": {**tiny_cfg["model"], "feat_channels": 32}}
     with pytest.raises(ValueError, match="best.pt: weights do not fit"):
         load_trained(cfg, tiny_run / "best.pt", torch.device("cpu"))
+
+
+@pytest.mark.parametrize("flow", ["zero", "dis"])
+def test_flow_network_swapped_at_evaluation(tiny_run, tiny_cfg, flow, capsys):
+    cfg = {**tiny_cfg, "model": {**tiny_cfg["model"], "flow": flow}}
+    model, ckpt = load_trained(cfg, tiny_run / "best.pt", torch.device("cpu"))
+    assert "flow network swapped" in capsys.readouterr().out
+    trained = load_checkpoint(tiny_run / "best.pt")["model"]
+    assert torch.equal(model.backbone.layer1[0].conv1.weight, trained["backbone.layer1.0.conv1.weight"])
+    res = evaluate(model, load_split(cfg, "val"), 3, ckpt["num_classes"])
+    assert len(res["miou_by_distance"]) == 3
