@@ -22,16 +22,22 @@ def cmd_train(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    from .engine.evaluate import evaluate, format_table, write_json
+    from .engine.evaluate import evaluate, evaluate_stream, format_table, write_json
     from .engine.setup import load_split, load_trained, select_device
+    from .engine.stream import build_policy
     cfg = _config(args)
     dev = select_device(args.device)
     model, ckpt = load_trained(cfg, args.checkpoint, dev)
     k = args.key_interval or cfg["model"]["key_interval"]
-    res = evaluate(model, load_split(cfg, "val"), k, int(ckpt["num_classes"]),
-                   cfg["data"]["ignore_index"], device=dev, progress=True)
+    store, n = load_split(cfg, "val"), int(ckpt["num_classes"])
+    res = evaluate(model, store, k, n, cfg["data"]["ignore_index"], device=dev, progress=True)
     res["checkpoint"] = str(args.checkpoint)
     print(format_table(res))
+    for name in args.policy or ():
+        policy = build_policy(name, k, cfg["model"]["key_threshold"])
+        res[f"stream_{name}"] = s = evaluate_stream(model, store, policy, n, cfg["data"]["ignore_index"], dev)
+        print(f"stream {name:<9} k={k}: mIoU {s['miou']:.4f}  key-frame rate {s['key_rate']:.4f} "
+              f"({s['key_frames']}/{s['frames']})")
     if args.json:
         write_json(res, args.json)
         print(f"wrote {args.json}")
@@ -40,8 +46,8 @@ def cmd_eval(args) -> None:
 def cmd_infer(args) -> None:
     from .engine.infer import infer_video
     cfg = _config(args)
-    res = infer_video(cfg, args.checkpoint, args.input, args.output,
-                      key_interval=args.key_interval, overwrite=args.overwrite, device=args.device)
+    res = infer_video(cfg, args.checkpoint, args.input, args.output, key_interval=args.key_interval,
+                      overwrite=args.overwrite, device=args.device, show_flow=args.show_flow)
     print(f"{res['frames_written']} frames ({res['frames_decoded']} decoded) -> {res['output']}; "
           f"{res['fps_processed']:.2f} frames/s")
 
@@ -94,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, checkpoint=True)
     p.add_argument("--key-interval", type=int, help="K: distances 0..K-1 (default model.key_interval)")
     p.add_argument("--json", help="write the results as JSON here")
+    p.add_argument("--policy", action="append", choices=["fixed", "adaptive"],
+                   help="also run the val clips as videos under this key-frame policy (repeatable)")
     p.set_defaults(fn=cmd_eval)
 
     p = sub.add_parser("infer", help="segment a video or frame folder into an overlay video")
@@ -102,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="output .mp4")
     p.add_argument("--key-interval", type=int, help="key frame every K frames (default model.key_interval)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--show-flow", action="store_true", help="draw the flow to the key frame beside the overlay")
     p.set_defaults(fn=cmd_infer)
 
     p = sub.add_parser("bench", help="per-module latency and throughput of per-frame vs DFF")

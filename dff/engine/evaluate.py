@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..data.datasets import FrameStore, to_float
@@ -69,6 +70,27 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
         "key_interval": key_interval,
         "per_class_iou_per_frame": per_dist[0].iou().tolist(),
     }
+
+
+@torch.no_grad()
+def evaluate_stream(model, store: FrameStore, policy, num_classes: int, ignore_index: int = 255,
+                    device="cpu", progress: bool = False) -> dict:
+    """Run a key-frame policy over every clip of the split as a video; mIoU and key-frame rate."""
+    from .stream import StreamSegmenter
+
+    model.eval()
+    cm = ConfusionMatrix(num_classes, ignore_index)
+    runner = StreamSegmenter(model, policy)
+    for c, clip in enumerate(tqdm(store.clips, desc="stream", disable=not progress, leave=False)):
+        runner.reset()
+        for i in range(clip.start, clip.end):
+            logits, _ = runner.step(to_float(store.frames[c][i])[None].to(device))
+            if i in store.labels[c]:
+                label = store.labels[c][i]
+                pred = F.interpolate(logits, size=tuple(label.shape), mode="bilinear", align_corners=False)
+                cm.update(pred.argmax(1)[0], label)
+    return {"miou": cm.miou(), "key_rate": runner.keys / max(1, runner.frames),
+            "frames": runner.frames, "key_frames": runner.keys}
 
 
 def format_table(res: dict) -> str:

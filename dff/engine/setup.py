@@ -37,7 +37,8 @@ def load_split(cfg: dict, split: str) -> FrameStore:
 
 def model_from_config(cfg: dict, num_classes: int):
     """DFFSegmenter from the config's model section."""
-    kwargs = {k: v for k, v in cfg["model"].items() if k not in ("key_interval", "num_classes")}
+    skip = ("key_interval", "key_policy", "key_threshold", "num_classes")
+    kwargs = {k: v for k, v in cfg["model"].items() if k not in skip}
     return build_model(num_classes=num_classes, **kwargs)
 
 

@@ -3,31 +3,103 @@ from __future__ import annotations
 
 import torch
 
+POLICIES = ("fixed", "adaptive")
+
+
+class FixedPolicy:
+    """A key frame every `key_interval` frames."""
+
+    needs_signal = False
+
+    def __init__(self, key_interval: int):
+        self.key_interval, self.since_key = key_interval, 0
+
+    def reset(self) -> None:
+        self.since_key = 0
+
+    def is_key(self, signal: float | None) -> bool:
+        """Called once per non-first frame."""
+        self.since_key += 1
+        if self.since_key >= self.key_interval:
+            self.since_key = 0
+            return True
+        return False
+
+
+class AdaptivePolicy:
+    """A key frame when the motion since the key is large, at an average rate of 1/key_interval.
+
+    A budget earns 1/key_interval key frames per frame. A key frame is taken as soon as one is
+    affordable (budget >= 1) and the signal (mean flow magnitude to the key, in feature-grid
+    pixels) exceeds `threshold`, and always once the budget reaches `max_budget`. Over a long
+    video the key-frame rate therefore equals the fixed policy's; only the timing adapts.
+    """
+
+    needs_signal = True
+
+    def __init__(self, key_interval: int, threshold: float = 0.5, max_budget: float = 2.0):
+        self.rate, self.threshold, self.max_budget = 1.0 / key_interval, threshold, max_budget
+        self.budget = 0.0
+
+    def reset(self) -> None:
+        self.budget = 0.0
+
+    def is_key(self, signal: float | None) -> bool:
+        self.budget += self.rate
+        if self.budget >= self.max_budget - 1e-9 or (self.budget >= 1.0 - 1e-9 and signal > self.threshold):
+            self.budget -= 1.0
+            return True
+        return False
+
+
+def build_policy(name: str, key_interval: int, threshold: float = 0.5):
+    """Key-frame policy by name."""
+    if key_interval < 1:
+        raise ValueError(f"key_interval must be >= 1, got {key_interval}")
+    if name == "fixed":
+        return FixedPolicy(key_interval)
+    if name == "adaptive":
+        return AdaptivePolicy(key_interval, threshold)
+    raise ValueError(f"unknown key-frame policy {name!r}; valid: {', '.join(POLICIES)}")
+
 
 class StreamSegmenter:
-    """Runs the key-frame network every `key_interval` frames and propagates in between.
+    """Runs the key-frame network when the policy says so and propagates in between.
 
     Args:
         model: a DFFSegmenter in eval mode.
-        key_interval: k; frame i is a key frame when i % k == 0.
+        policy: FixedPolicy or AdaptivePolicy (or an int k for a fixed interval).
     """
 
-    def __init__(self, model, key_interval: int):
-        if key_interval < 1:
-            raise ValueError(f"key_interval must be >= 1, got {key_interval}")
-        self.model, self.key_interval = model, key_interval
-        self.state, self.index = None, 0
+    def __init__(self, model, policy):
+        self.model = model
+        self.policy = build_policy("fixed", policy) if isinstance(policy, int) else policy
+        self.state, self.frames, self.keys = None, 0, 0
+        self.last_flow = None  # flow of the last propagated frame (None after a key frame)
 
     def reset(self) -> None:
         """Forget the key state; the next frame is a key frame."""
-        self.state, self.index = None, 0
+        self.state = None
+        self.policy.reset()
+
+    def _motion(self, frame: torch.Tensor):
+        """(flow, scale) from frame to the held key frame on the feature grid."""
+        return self.model.flow_net(frame, self.state["frame"], self.state["feat"].shape[-2:])
 
     @torch.no_grad()
     def step(self, frame: torch.Tensor) -> tuple[torch.Tensor, bool]:
         """Logits (1, C, H, W) of frame (1, 3, H, W) in [0, 1], and whether it was a key frame."""
-        is_key = self.index % self.key_interval == 0
-        self.index += 1
-        if is_key:
-            self.state = self.model.forward_key(frame)
-            return self.model.forward_state(self.state, frame.shape[-2:]), True
-        return self.model.forward_propagate(frame, self.state), False
+        self.frames += 1
+        if self.state is not None:
+            # The flow is computed once, before the decision only when the policy needs it.
+            motion = self._motion(frame) if self.policy.needs_signal else None
+            signal = None if motion is None else float(motion[0].norm(dim=1).mean())
+            if not self.policy.is_key(signal):
+                motion = motion or self._motion(frame)
+                self.last_flow = motion[0]
+                feat = self.model.warp(self.state["feat"], *motion)
+                return self.model.logits(feat, frame.shape[-2:]), False
+        self.keys += 1
+        self.last_flow = None
+        self.state = self.model.forward_key(frame)
+        return self.model.forward_state(self.state, frame.shape[-2:]), True

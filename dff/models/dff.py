@@ -63,11 +63,14 @@ class DFFSegmenter(nn.Module):
         """The heavy path: backbone + feature conv on a [0, 1] frame."""
         return self.feature_conv(self.backbone(self.normalize(frame)))
 
-    def propagate(self, feat: torch.Tensor, key: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
-        """Warp key features to the current frame ([0, 1] frames) and apply the scale field."""
-        flow, scale = self.flow_net(current, key, feat.shape[-2:])
+    def warp(self, feat: torch.Tensor, flow: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
+        """Warp key features by flow (feature-grid pixels) and apply the scale field."""
         warped = flow_warp(feat, flow, padding_mode=self.padding_mode)
         return warped if scale is None else warped * scale
+
+    def propagate(self, feat: torch.Tensor, key: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        """Key features carried to the current frame ([0, 1] frames)."""
+        return self.warp(feat, *self.flow_net(current, key, feat.shape[-2:]))
 
     def logits(self, feat: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """Head + bilinear upsampling to `size`."""

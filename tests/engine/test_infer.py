@@ -43,6 +43,15 @@ def test_frame_folder_input_and_no_silent_overwrite(tiny_run, tiny_cfg, syntheti
     infer_video(tiny_cfg, tiny_run / "best.pt", folder, out, overwrite=True, progress=False)
 
 
+def test_show_flow_puts_the_flow_beside_the_overlay(tiny_run, tiny_cfg, synthetic_root, tmp_path):
+    folder = sorted((synthetic_root / "val").iterdir())[0] / "frames"
+    res = infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "f.mp4", key_interval=3,
+                      show_flow=True, progress=False)
+    frames = list(VideoReader(tmp_path / "f.mp4"))
+    assert len(frames) == res["frames_written"] == 8 and frames[0].shape == (48, 128, 3)
+    assert frames[0][:, 64:].min() > 200  # key frame: zero flow draws white
+
+
 def test_overlay_colours_follow_the_prediction():
     from dff.data.palettes import overlay, voc_palette
 

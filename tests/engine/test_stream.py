@@ -1,25 +1,65 @@
+import random
+
 import pytest
 import torch
 
-from dff.engine.stream import StreamSegmenter
+from dff.engine.stream import AdaptivePolicy, FixedPolicy, StreamSegmenter, build_policy
 from dff.models import build_model
 
 
-def test_key_every_k_frames_and_outputs_match_the_model():
+def tiny_model():
     torch.manual_seed(0)
-    model = build_model(2, "resnet18", 8, feat_channels=8, flow_width=0.25).eval()
+    return build_model(2, "resnet18", 8, feat_channels=8, flow_width=0.25).eval()
+
+
+def test_key_every_k_frames_and_outputs_match_the_model():
+    model = tiny_model()
     frames = [torch.rand(1, 3, 32, 48) for _ in range(7)]
     runner = StreamSegmenter(model, 3)
     outs = [runner.step(f) for f in frames]
     assert [k for _, k in outs] == [True, False, False, True, False, False, True]
+    assert (runner.frames, runner.keys) == (7, 3)
     with torch.no_grad():
         state = model.forward_key(frames[3])
         assert torch.allclose(outs[3][0], model.forward_state(state, (32, 48)))
         assert torch.allclose(outs[5][0], model.forward_propagate(frames[5], state))
     runner.reset()
-    assert runner.step(frames[1])[1] is True
+    assert runner.step(frames[1])[1] is True and runner.last_flow is None
+    runner.step(frames[2])
+    assert runner.last_flow.shape == (1, 2, 4, 6)
 
 
-def test_bad_interval():
+def test_fixed_policy():
+    p = FixedPolicy(3)
+    assert [p.is_key(None) for _ in range(7)] == [False, False, True, False, False, True, False]
+
+
+def test_adaptive_policy_keeps_the_average_rate_and_follows_the_signal():
+    p = AdaptivePolicy(5, threshold=1.0)
+    rng = random.Random(0)
+    keys = [p.is_key(rng.choice([0.0, 5.0])) for _ in range(1000)]
+    assert abs(sum(keys) - 200) <= 2
+    quiet, busy = AdaptivePolicy(5, 1.0), AdaptivePolicy(5, 1.0)
+    q = [quiet.is_key(0.0) for _ in range(30)]
+    b = [busy.is_key(5.0) for _ in range(30)]
+    assert q.index(True) == 9  # no motion: waits until the budget is full (2 keys' worth)
+    assert b.index(True) == 4  # motion: as soon as one key frame is affordable
+    assert abs(sum(q) - 6) <= 1 and sum(b) == 6
+
+
+def test_adaptive_stream_reuses_its_flow_for_the_warp():
+    model = tiny_model()
+    frames = [torch.rand(1, 3, 32, 48) for _ in range(4)]
+    runner = StreamSegmenter(model, build_policy("adaptive", 3, threshold=1e9))
+    outs = [runner.step(f) for f in frames]
+    assert [k for _, k in outs] == [True, False, False, False]  # budget not full before frame 6
+    with torch.no_grad():
+        state = model.forward_key(frames[0])
+        assert torch.allclose(outs[2][0], model.forward_propagate(frames[2], state), atol=1e-6)
+
+
+def test_bad_policy_arguments():
     with pytest.raises(ValueError, match="key_interval"):
         StreamSegmenter(None, 0)
+    with pytest.raises(ValueError, match="fixed, adaptive"):
+        build_policy("random", 5)

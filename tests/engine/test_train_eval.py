@@ -80,3 +80,16 @@ def test_flow_network_swapped_at_evaluation(tiny_run, tiny_cfg, flow, capsys):
     assert torch.equal(model.backbone.layer1[0].conv1.weight, trained["backbone.layer1.0.conv1.weight"])
     res = evaluate(model, load_split(cfg, "val"), 3, ckpt["num_classes"])
     assert len(res["miou_by_distance"]) == 3
+
+
+def test_stream_evaluation_reports_key_rate(tiny_run, tiny_cfg):
+    from dff.engine.evaluate import evaluate_stream
+    from dff.engine.stream import build_policy
+
+    model, _ = load_trained(tiny_cfg, tiny_run / "best.pt", torch.device("cpu"))
+    store = load_split(tiny_cfg, "val")
+    res = evaluate_stream(model, store, build_policy("fixed", 3), 3)
+    assert (res["frames"], res["key_frames"]) == (8, 3)  # keys at 0, 3, 6
+    assert 0.0 <= res["miou"] <= 1.0
+    full = evaluate_stream(model, store, build_policy("fixed", 1), 3)
+    assert full["miou"] == pytest.approx(evaluate(model, store, 1, 3)["per_frame_miou"])
