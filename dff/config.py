@@ -30,6 +30,7 @@ DEFAULTS: dict = {
         "train_fraction": 0.6,       # temporal split: first fraction of every sequence trains
         "short_side": 240,           # frames (and labels, nearest) resized so the short side is this
         "crop_size": [224, 224],     # training crop (h, w), the same on key and current frame
+        "scale_range": [1.0, 1.0],   # training: random resize factor before the crop
         "ignore_index": 255,
     },
     "model": {

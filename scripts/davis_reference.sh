@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Reproduces the DAVIS figures in the README: train, evaluate, segment the two real videos and
-# benchmark. Run from the repository root with ../shared/data present; takes about 45 minutes on
+# benchmark. Run from the repository root with ../shared/data present; takes about 40 minutes on
 # 2 CPU cores. RUN (default runs/davis_r18_s8) receives every output.
 set -euo pipefail
-RUN=${RUN:-runs/davis_r18_s8}
-CFG=configs/davis/dff_r18_s8_temporal.yaml
+RUN=${RUN:-runs/davis_r18_s16}
+CFG=configs/davis/dff_r18_s16_temporal.yaml
 VIDEOS=../shared/data/videos
 dff train "$CFG" --work-dir "$RUN"
 dff eval "$CFG" --checkpoint "$RUN/best.pt" --key-interval 5 --json "$RUN/eval.json"

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .sequences import Clip
-from .transforms import paired_crop_flip
+from .transforms import paired_crop_flip, paired_scale
 
 
 def resized_size(h: int, w: int, short_side: int) -> tuple[int, int]:
@@ -75,11 +75,13 @@ class PairDataset(Dataset):
         max_offset: largest key distance (k - 1 for key interval k).
         crop_size: (h, w) training crop, or None for full frames.
         ignore_index: label value for padding when a crop exceeds the frame.
+        scale_range: (lo, hi) random resize factor applied before the crop.
     """
 
-    def __init__(self, store: FrameStore, max_offset: int, crop_size=None, ignore_index: int = 255):
+    def __init__(self, store: FrameStore, max_offset: int, crop_size=None, ignore_index: int = 255,
+                 scale_range=(1.0, 1.0)):
         self.store, self.max_offset = store, max_offset
-        self.crop_size, self.ignore_index = crop_size, ignore_index
+        self.crop_size, self.ignore_index, self.scale_range = crop_size, ignore_index, scale_range
         self.items = store.targets()
         if not self.items:
             raise ValueError("no labelled frames in this split")
@@ -93,6 +95,8 @@ class PairDataset(Dataset):
         offset = random.randint(0, min(self.max_offset, t - start))
         key, cur = self.store.frames[c][t - offset], self.store.frames[c][t]
         label = self.store.labels[c][t]
+        if tuple(self.scale_range) != (1.0, 1.0):
+            key, cur, label = paired_scale(key, cur, label, self.scale_range)
         if self.crop_size is not None:
             key, cur, label = paired_crop_flip(key, cur, label, self.crop_size, self.ignore_index)
         return to_float(key), to_float(cur), label.long(), offset

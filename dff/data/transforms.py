@@ -15,6 +15,21 @@ def pad_to(x: torch.Tensor, h: int, w: int, value: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), value=value)
 
 
+def paired_scale(key: torch.Tensor, cur: torch.Tensor, label: torch.Tensor, scale_range):
+    """Same random resize of uint8 frames (3, H, W; bilinear) and label (H, W; nearest)."""
+    lo, hi = float(scale_range[0]), float(scale_range[1])
+    s = random.uniform(lo, hi)
+    h, w = label.shape[-2:]
+    size = (max(1, round(h * s)), max(1, round(w * s)))
+    if size == (h, w):
+        return key, cur, label
+    frames = torch.stack((key, cur)).float()
+    frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False, antialias=s < 1)
+    frames = frames.round_().clamp_(0, 255).to(torch.uint8)
+    label = F.interpolate(label[None, None].float(), size=size, mode="nearest")[0, 0].to(label.dtype)
+    return frames[0], frames[1], label
+
+
 def paired_crop_flip(key: torch.Tensor, cur: torch.Tensor, label: torch.Tensor,
                      crop_size, ignore_index: int = 255):
     """Same random crop (padding label with ignore_index) and horizontal flip on all three."""

@@ -52,7 +52,8 @@ def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool 
     save_config(cfg, work_dir / "config.yaml")
 
     train_store, val_store = load_split(cfg, "train"), load_split(cfg, "val")
-    dataset = PairDataset(train_store, k - 1, cfg["data"]["crop_size"], cfg["data"]["ignore_index"])
+    dataset = PairDataset(train_store, k - 1, cfg["data"]["crop_size"], cfg["data"]["ignore_index"],
+                          cfg["data"]["scale_range"])
     loader = DataLoader(dataset, batch_size=tc["batch_size"], shuffle=True, drop_last=True,
                         num_workers=tc["workers"], generator=torch.Generator().manual_seed(tc["seed"]))
     if len(loader) == 0:

@@ -176,3 +176,21 @@ def test_pad_to():
 ])
 def test_resized_size(hw, short, out):
     assert resized_size(*hw, short) == out
+
+
+def test_paired_scale_resizes_frames_and_label_together():
+    import random as _random
+
+    from dff.data.transforms import paired_scale
+
+    _random.seed(3)
+    key = torch.zeros(3, 20, 30, dtype=torch.uint8)
+    key[:, :10] = 200
+    label = (key[0] > 0).to(torch.uint8)
+    for _ in range(10):
+        k, c, lab = paired_scale(key, key.clone(), label, (0.5, 2.0))
+        assert k.shape[-2:] == lab.shape and k.dtype == torch.uint8 and torch.equal(k, c)
+        assert set(lab.unique().tolist()) <= {0, 1}  # nearest: no new label values
+        rows = lab.shape[0]
+        assert abs(lab[:, 0].sum().item() - rows / 2) <= 1  # the boundary moves with the frames
+        assert k[0, : rows // 2 - 1].min() >= 190 and k[0, rows // 2 + 1 :].max() <= 10
