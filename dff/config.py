@@ -45,6 +45,7 @@ DEFAULTS: dict = {
         "dis_preset": "fast",        # dis: ultrafast | fast | medium
         "scale_field": True,
         "padding_mode": "border",
+        "propagation": "direct",     # direct (DFF, key -> frame) | chained (Accel, frame -> frame)
         "key_interval": 5,           # k: key frame every k frames; training keys 0..k-1 back
         "key_policy": "fixed",       # inference: fixed | adaptive (same average key rate 1/k)
         "key_threshold": 0.5,        # adaptive: mean flow magnitude (feature-grid px) for a new key

@@ -65,10 +65,13 @@ def to_float(frame: torch.Tensor) -> torch.Tensor:
 
 
 class PairDataset(Dataset):
-    """(key, current, label, offset) samples; the key lies 0..max_offset frames before current.
+    """(window, label, offset) samples; the key lies 0..max_offset frames before the current.
 
-    The offset is drawn uniformly from those that keep the key inside the split, and the same
-    random crop and flip apply to both frames and the label.
+    window is (max_offset + 1, 3, H, W) float in [0, 1]: the key, the frames after it and the
+    labelled current frame last, front-padded with copies of the key when the offset is smaller
+    than max_offset (so batches stack; chained propagation steps through every frame). The
+    offset is drawn uniformly from those that keep the key inside the split, and the same random
+    scale, crop and flip apply to every frame and the label.
 
     Args:
         store: decoded clips.
@@ -93,10 +96,11 @@ class PairDataset(Dataset):
         c, t = self.items[idx]
         start = self.store.clips[c].start
         offset = random.randint(0, min(self.max_offset, t - start))
-        key, cur = self.store.frames[c][t - offset], self.store.frames[c][t]
+        idx = [t - offset] * (self.max_offset - offset) + list(range(t - offset, t + 1))
+        frames = torch.stack([self.store.frames[c][i] for i in idx])
         label = self.store.labels[c][t]
         if tuple(self.scale_range) != (1.0, 1.0):
-            key, cur, label = paired_scale(key, cur, label, self.scale_range)
+            frames, label = paired_scale(frames, label, self.scale_range)
         if self.crop_size is not None:
-            key, cur, label = paired_crop_flip(key, cur, label, self.crop_size, self.ignore_index)
-        return to_float(key), to_float(cur), label.long(), offset
+            frames, label = paired_crop_flip(frames, label, self.crop_size, self.ignore_index)
+        return to_float(frames), label.long(), offset

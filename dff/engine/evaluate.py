@@ -27,37 +27,41 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
     """Score every labelled frame t of the split with the key placed d = 0..K-1 frames before.
 
     A distance is scored only where its key t - d lies in the same split. d = 0 is the
-    per-frame model (key features used directly). Key states are cached for the K frames a
-    target can reach, so every frame's backbone runs once.
+    per-frame model (key features used directly). The loop runs over key positions s: the key
+    network runs once on s, then frames s+1 .. s+K-1 are propagated from it (in one batch for
+    direct propagation, frame by frame for chained) and scored at their distance. max_frames
+    evenly subsamples the key positions.
     """
     model.eval()
     per_dist = [ConfusionMatrix(num_classes, ignore_index) for _ in range(key_interval)]
     counts = [0] * key_interval
-    cache: dict[tuple[int, int], dict] = {}
 
-    def state(c: int, i: int) -> dict:
-        if (c, i) not in cache:
-            cache[(c, i)] = model.forward_key(to_float(store.frames[c][i])[None].to(device))
-        return cache[(c, i)]
+    def frame(c: int, i: int) -> torch.Tensor:
+        return to_float(store.frames[c][i])[None].to(device)
 
-    targets = _subsample(store.targets(), max_frames)
-    for c, t in tqdm(targets, desc="eval", disable=not progress, leave=False):
-        for key in [k for k in cache if k[0] != c or k[1] <= t - key_interval]:
-            del cache[key]
-        label = store.labels[c][t]
-        size = tuple(label.shape)
-        pred = model.forward_state(state(c, t), size).argmax(1)[0]
-        per_dist[0].update(pred, label)
-        counts[0] += 1
-        dists = [d for d in range(1, key_interval) if t - d >= store.clips[c].start]
-        if dists:  # all distances of one target in one batch
-            keys = [state(c, t - d) for d in dists]
-            batch = {k: torch.cat([s[k] for s in keys]) for k in ("frame", "feat")}
-            cur = to_float(store.frames[c][t])[None].to(device).expand(len(dists), -1, -1, -1)
-            preds = model.forward_propagate(cur, batch).argmax(1)
-            for d, p in zip(dists, preds):
-                per_dist[d].update(p, label)
-                counts[d] += 1
+    def score(d: int, logits: torch.Tensor, label: torch.Tensor) -> None:
+        per_dist[d].update(logits.argmax(0), label)
+        counts[d] += 1
+
+    keys = _subsample([(c, s) for c, clip in enumerate(store.clips) for s in range(clip.start, clip.end)],
+                      max_frames)
+    for c, s in tqdm(keys, desc="eval", disable=not progress, leave=False):
+        labels, end = store.labels[c], store.clips[c].end
+        state = model.forward_key(frame(c, s))
+        if s in labels:
+            score(0, model.forward_state(state, tuple(labels[s].shape))[0], labels[s])
+        if model.propagation == "direct":
+            ts = [s + d for d in range(1, key_interval) if s + d < end and s + d in labels]
+            if ts:  # all distances from one key in one batch
+                cur = torch.cat([frame(c, t) for t in ts])
+                batch = {k: v.expand(len(ts), *v.shape[1:]) for k, v in state.items()}
+                for t, logits in zip(ts, model.forward_propagate(cur, batch)):
+                    score(t - s, logits, labels[t])
+        else:
+            for t in range(s + 1, min(s + key_interval, end)):
+                state = model.advance(frame(c, t), state)
+                if t in labels:
+                    score(t - s, model.predict(state)[0], labels[t])
     by_dist = [m.miou() for m in per_dist]
     per_frame = by_dist[0]
     mean = sum(by_dist) / len(by_dist)

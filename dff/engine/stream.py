@@ -97,8 +97,10 @@ class StreamSegmenter:
             if not self.policy.is_key(signal):
                 motion = motion or self._motion(frame)
                 self.last_flow = motion[0]
-                feat = self.model.warp(self.state["feat"], *motion)
-                return self.model.logits(feat, frame.shape[-2:]), False
+                state = {"frame": frame, "feat": self.model.warp(self.state["feat"], *motion)}
+                if self.model.propagation == "chained":  # carry features frame to frame
+                    self.state = state
+                return self.model.predict(state), False
         self.keys += 1
         self.last_flow = None
         self.state = self.model.forward_key(frame)

@@ -74,9 +74,9 @@ def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool 
     t0 = time.time()
     for it in bar:
         model.train()
-        key, cur, label, offset = next(batches)
-        key, cur, label, offset = key.to(dev), cur.to(dev), label.to(dev), offset.to(dev)
-        logits = model(key, cur, offset)
+        clip, label, offset = next(batches)
+        clip, label, offset = clip.to(dev), label.to(dev), offset.to(dev)
+        logits = model(clip, offset)
         loss = F.cross_entropy(logits, label, ignore_index=cfg["data"]["ignore_index"])
         if not torch.isfinite(loss):
             raise FloatingPointError(f"iteration {it}: non-finite loss {loss.item()}")

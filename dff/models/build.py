@@ -29,7 +29,8 @@ def build_flow_net(name: str, scale_channels: int = 0, width: float = 1.0, raft_
 def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int = 8,
                 flow: str = "flownets_lite", flow_width: float = 1.0, raft_updates: int = 6,
                 dis_preset: str = "fast", feat_channels: int = 256, scale_field: bool = True,
-                pretrained: str | None = None, padding_mode: str = "border") -> DFFSegmenter:
+                pretrained: str | None = None, padding_mode: str = "border",
+                propagation: str = "direct") -> DFFSegmenter:
     """Assemble a DFFSegmenter.
 
     Args:
@@ -44,13 +45,14 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
         scale_field: learn DFF's scale field (otherwise features are warped only).
         pretrained: None, or "imagenet" for torchvision's ImageNet backbone weights.
         padding_mode: warp padding, "zeros" or "border".
+        propagation: "direct" (DFF: key -> frame) or "chained" (Accel: frame -> frame).
     """
     if pretrained not in (None, "imagenet"):
         raise ValueError(f"model.pretrained must be null or 'imagenet', got {pretrained!r}")
     net = build_backbone(backbone, output_stride, pretrained == "imagenet")
     flow_net = build_flow_net(flow, feat_channels if scale_field else 0, flow_width, raft_updates,
                               dis_preset)
-    return DFFSegmenter(net, flow_net, num_classes, feat_channels, padding_mode)
+    return DFFSegmenter(net, flow_net, num_classes, feat_channels, padding_mode, propagation)
 
 
 __all__ = ["BACKBONES", "FLOW_NETS", "build_flow_net", "build_model"]

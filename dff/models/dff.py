@@ -8,6 +8,8 @@ import torch.nn.functional as F
 from ..ops import flow_warp
 from .backbones import IMAGENET_MEAN, IMAGENET_STD
 
+PROPAGATIONS = ("direct", "chained")
+
 
 class SegHead(nn.Module):
     """Task head on the (warped) DFF features: dropout + 1x1 classifier."""
@@ -28,6 +30,9 @@ class DFFSegmenter(nn.Module):
     key frame:   feat = feature_conv(backbone(key));  logits = head(feat)
     other frame: flow, scale = flow_net(current, key);  logits = head(warp(feat, flow) * scale)
 
+    propagation "direct" (DFF) warps the key's features straight to each frame; "chained"
+    (Accel) warps frame to frame, carrying the features along.
+
     Frames enter as float RGB in [0, 1], (N, 3, H, W); the backbone's normalisation happens here
     and the flow network gets the raw frames (each flow net has its own input convention), so
     every caller (training, streaming, benchmarks) feeds the same thing. Logits come back at the
@@ -40,11 +45,15 @@ class DFFSegmenter(nn.Module):
         num_classes: number of segmentation classes.
         feat_channels: channels of the DFF feature conv (the tensor that is warped).
         padding_mode: grid_sample padding of the warp, "zeros" or "border".
+        propagation: "direct" or "chained".
     """
 
     def __init__(self, backbone: nn.Module, flow_net: nn.Module, num_classes: int,
-                 feat_channels: int = 256, padding_mode: str = "border"):
+                 feat_channels: int = 256, padding_mode: str = "border", propagation: str = "direct"):
         super().__init__()
+        if propagation not in PROPAGATIONS:
+            raise ValueError(f"unknown propagation {propagation!r}; valid: {', '.join(PROPAGATIONS)}")
+        self.propagation = propagation
         self.backbone = backbone
         self.feature_conv = nn.Sequential(
             nn.Conv2d(backbone.out_channels, feat_channels, 3, padding=1, bias=False),
@@ -69,32 +78,58 @@ class DFFSegmenter(nn.Module):
         return warped if scale is None else warped * scale
 
     def propagate(self, feat: torch.Tensor, key: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
-        """Key features carried to the current frame ([0, 1] frames)."""
+        """Features of frame `key` carried to frame `current` in one warp ([0, 1] frames)."""
         return self.warp(feat, *self.flow_net(current, key, feat.shape[-2:]))
 
+    def advance(self, frame: torch.Tensor, state: dict) -> dict:
+        """State of `frame`: the state's features warped to it (one step)."""
+        return {"frame": frame, "feat": self.propagate(state["feat"], state["frame"], frame)}
+
+    def decode(self, feat: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+        """Class scores on the feature grid of a propagated frame (Accel fuses here)."""
+        return self.head(feat)
+
+    @staticmethod
+    def upsample(scores: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Bilinear upsampling of scores to `size`."""
+        return F.interpolate(scores, size=size, mode="bilinear", align_corners=False)
+
     def logits(self, feat: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """Head + bilinear upsampling to `size`."""
-        return F.interpolate(self.head(feat), size=size, mode="bilinear", align_corners=False)
+        """Head + bilinear upsampling to `size` (the key-frame path)."""
+        return self.upsample(self.head(feat), size)
 
     def forward_key(self, frame: torch.Tensor) -> dict:
         """Run the key-frame network; the returned state is all propagation needs."""
         return {"frame": frame, "feat": self.key_features(frame)}
 
-    def forward_propagate(self, frame: torch.Tensor, state: dict) -> torch.Tensor:
-        """Logits of a non-key frame from a key state."""
-        return self.logits(self.propagate(state["feat"], state["frame"], frame), frame.shape[-2:])
-
     def forward_state(self, state: dict, size: tuple[int, int]) -> torch.Tensor:
-        """Logits of the key frame itself."""
+        """Logits of the key frame itself (the reference branch alone)."""
         return self.logits(state["feat"], size)
 
-    def forward(self, key: torch.Tensor, current: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-        """Training forward on (key, current) pairs; offset (N,) = frames between them.
+    def predict(self, state: dict) -> torch.Tensor:
+        """Logits of a propagated state's frame."""
+        return self.upsample(self.decode(state["feat"], state["frame"]), state["frame"].shape[-2:])
 
-        Where offset is 0 the key features are used unwarped, as DFF does on key frames. Flow and
-        warp still run on every sample so every parameter sees a gradient path each step.
+    def forward_propagate(self, frame: torch.Tensor, state: dict) -> torch.Tensor:
+        """Logits of a non-key frame warped in one step from `state`."""
+        return self.predict(self.advance(frame, state))
+
+    def forward(self, clip: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        """Training forward on windows clip (N, T, 3, H, W): key clip[:, 0], current clip[:, -1].
+
+        offset (N,) counts the frames between key and current; windows whose key lies closer
+        than T - 1 frames are front-padded with copies of the key. Direct propagation warps
+        the key features once; chained warps through every frame of the window (a padded
+        step is between two copies of the key). Where offset is 0 the key features are used
+        unwarped, as on key frames; flow and warp still run on every sample so every parameter
+        sees a gradient path each step.
         """
-        feat = self.key_features(key)
-        warped = self.propagate(feat, key, current)
+        key, current = clip[:, 0], clip[:, -1]
+        key_state = state = self.forward_key(key)
+        steps = range(clip.shape[1] - 1, clip.shape[1]) if self.propagation == "direct" else range(1, clip.shape[1])
+        for i in steps:
+            state = self.advance(clip[:, i], state)
         same = (offset == 0).view(-1, 1, 1, 1)
-        return self.logits(torch.where(same, feat, warped), current.shape[-2:])
+        key_scores = self.head(key_state["feat"])
+        return self.upsample(torch.where(same, key_scores, self.decode(state["feat"], current)),
+                             current.shape[-2:])

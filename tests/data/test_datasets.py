@@ -86,10 +86,16 @@ def test_pair_dataset_offsets_and_keys(davis, split, max_offset):
     seen = {}
     for _ in range(30):
         for idx, (c, t) in enumerate(ds.items):
-            key, cur, label, offset = ds[idx]
+            window, label, offset = ds[idx]
+            key, cur = window[0], window[-1]
             start = store.clips[c].start
             assert 0 <= offset <= max_offset and t - offset >= start
             seen.setdefault((c, t), set()).add(offset)
+            # front-padded with the key, then key .. current in order
+            idx_expected = [t - offset] * (max_offset - offset) + list(range(t - offset, t + 1))
+            assert window.shape[0] == max_offset + 1
+            for w, i in zip(window, idx_expected):
+                assert torch.equal(w, to_float(store.frames[c][i]))
             assert torch.equal(key, to_float(store.frames[c][t - offset]))
             assert torch.equal(cur, to_float(store.frames[c][t]))
             assert torch.equal(label, store.labels[c][t].long())
@@ -105,9 +111,9 @@ def test_pair_dataset_crop_and_empty(davis):
     random.seed(1)
     ds = PairDataset(store, 0, crop_size=(8, 20))  # wider than the 12x16 frames: padded
     for idx in range(len(ds)):
-        key, cur, label, offset = ds[idx]
-        assert offset == 0 and torch.equal(key, cur)
-        assert key.shape == (3, 8, 20) and label.shape == (8, 20) and label.dtype == torch.int64
+        window, label, offset = ds[idx]
+        assert offset == 0 and window.shape == (1, 3, 8, 20)
+        assert label.shape == (8, 20) and label.dtype == torch.int64
         assert (label == 255).sum() == 8 * 4 and set(label.unique().tolist()) <= {0, 1, 255}
     empty = FrameStore(davis_clips(davis, "train", "temporal", 0.6)[:0], 12, davis_label)
     with pytest.raises(ValueError, match="no labelled frames"):
@@ -125,7 +131,7 @@ def test_paired_crop_flip_same_window_for_all():
     random.seed(0)
     origins, flips = set(), 0
     for _ in range(300):
-        k, c, lab = paired_crop_flip(key, cur, label, (ch, cw))
+        (k, c), lab = paired_crop_flip(torch.stack((key, cur)), label, (ch, cw))
         assert k.shape == c.shape == (3, ch, cw) and lab.shape == (ch, cw) and lab.dtype == torch.uint8
         assert torch.equal(k, c) and torch.equal(lab, (k[0] % 250).to(torch.uint8))
         assert (k[0] == k[1]).all() and (k[0] == k[2]).all()
@@ -147,7 +153,7 @@ def test_paired_crop_flip_pads_beyond_frame(crop):
     key, cur, label = _position_sample(h, w)
     random.seed(3)
     for _ in range(40):
-        k, c, lab = paired_crop_flip(key, cur, label, crop, ignore_index=200)
+        (k, c), lab = paired_crop_flip(torch.stack((key, cur)), label, crop, ignore_index=200)
         assert k.shape == (3, *crop) and lab.shape == crop and torch.equal(k, c)
         pad_frame, pad_label = k[0] == 0, lab == 200
         assert torch.equal(pad_frame, pad_label)  # padding coincides in frames and label
@@ -188,7 +194,7 @@ def test_paired_scale_resizes_frames_and_label_together():
     key[:, :10] = 200
     label = (key[0] > 0).to(torch.uint8)
     for _ in range(10):
-        k, c, lab = paired_scale(key, key.clone(), label, (0.5, 2.0))
+        (k, c), lab = paired_scale(torch.stack((key, key.clone())), label, (0.5, 2.0))
         assert k.shape[-2:] == lab.shape and k.dtype == torch.uint8 and torch.equal(k, c)
         assert set(lab.unique().tolist()) <= {0, 1}  # nearest: no new label values
         rows = lab.shape[0]

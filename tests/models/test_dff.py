@@ -49,17 +49,38 @@ def test_propagation_warps_features_by_the_predicted_flow():
 
 def test_training_forward_matches_inference_paths():
     model = tiny()
-    key, cur = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    clip = torch.rand(2, 3, 3, 64, 64)  # (N, T, 3, H, W): key first, current last
+    key, cur = clip[:, 0], clip[:, -1]
     with torch.no_grad():
-        out = model(key, cur, torch.tensor([0, 3]))
+        out = model(clip, torch.tensor([0, 2]))
         state = model.forward_key(key)
         assert torch.allclose(out[:1], model.forward_state(state, (64, 64))[:1], atol=1e-5)
         assert torch.allclose(out[1:], model.forward_propagate(cur, state)[1:], atol=1e-5)
 
 
+def test_chained_propagation_warps_frame_to_frame():
+    model = tiny(propagation="chained")
+    clip = torch.rand(1, 3, 3, 64, 64)
+    with torch.no_grad():
+        out = model(clip, torch.tensor([2]))
+        state = model.forward_key(clip[:, 0])
+        state = model.advance(clip[:, 1], state)
+        state = model.advance(clip[:, 2], state)
+        assert torch.allclose(out, model.predict(state), atol=1e-5)
+        direct = model.forward_propagate(clip[:, 2], model.forward_key(clip[:, 0]))
+        assert not torch.allclose(out, direct, atol=1e-4)  # a real difference in the path
+
+
+def test_unknown_propagation_lists_valid():
+    import pytest
+
+    with pytest.raises(ValueError, match="direct, chained"):
+        tiny(propagation="skip")
+
+
 def test_every_parameter_gets_a_gradient_even_at_offset_zero():
     model = tiny().train()
-    out = model(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64), torch.tensor([0, 2]))
+    out = model(torch.rand(2, 2, 3, 64, 64), torch.tensor([0, 1]))
     out.logsumexp(1).mean().backward()
     assert [n for n, p in model.named_parameters() if p.grad is None] == []
     assert model.flow_net.predict2.weight.grad.abs().sum() > 0  # flow learns through the warp
