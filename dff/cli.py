@@ -23,13 +23,14 @@ def cmd_train(args) -> None:
 
 def cmd_eval(args) -> None:
     from .engine.evaluate import evaluate, evaluate_stream, format_table, write_json
-    from .engine.setup import load_split, load_trained, select_device
+    from .engine.setup import attach_ground_truth_flow, load_split, load_trained, select_device
     from .engine.stream import build_policy
     cfg = _config(args)
     dev = select_device(args.device)
     model, ckpt = load_trained(cfg, args.checkpoint, dev)
     k = args.key_interval or cfg["model"]["key_interval"]
     store, n = load_split(cfg, "val"), int(ckpt["num_classes"])
+    attach_ground_truth_flow(model, store)
     res = evaluate(model, store, k, n, cfg["data"]["ignore_index"], device=dev, progress=True)
     res["checkpoint"] = str(args.checkpoint)
     print(format_table(res))

@@ -35,6 +35,7 @@ DEFAULTS: dict = {
     },
     "model": {
         "num_classes": None,         # null: taken from the dataset
+        "arch": "dff",               # dff | accel (reference + update branch, fused)
         "backbone": "resnet18",
         "output_stride": 8,
         "pretrained": None,          # null | imagenet
@@ -49,6 +50,11 @@ DEFAULTS: dict = {
         "key_interval": 5,           # k: key frame every k frames; training keys 0..k-1 back
         "key_policy": "fixed",       # inference: fixed | adaptive (same average key rate 1/k)
         "key_threshold": 0.5,        # adaptive: mean flow magnitude (feature-grid px) for a new key
+        "update_backbone": "resnet18",  # accel: update branch (resnet18/34/50, mobilenet_v3_large/small)
+        "update_output_stride": 16,
+        "update_channels": 128,
+        "fusion": "score",           # accel: score (2C -> C 1x1 conv) | feature (concat, 1x1, shared head)
+        "load_from": None,           # checkpoint path (or list, later ones win) to initialise weights
     },
     "train": {
         "iters": 2000,
@@ -62,6 +68,8 @@ DEFAULTS: dict = {
         "log_every": 10,
         "seed": 0,
         "workers": 0,
+        "objective": "propagated",   # propagated (output at the sampled key offset) | per_frame
+        "freeze": [],                # top-level modules kept fixed (weights and BN statistics)
     },
 }
 

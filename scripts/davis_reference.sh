@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the DAVIS figures in the README: train, evaluate, segment the two real videos and
 # benchmark. Run from the repository root with ../shared/data present; takes about 40 minutes on
-# 2 CPU cores. RUN (default runs/davis_r18_s8) receives every output.
+# 2 CPU cores. RUN (default runs/davis_r18_s16) receives every output.
 set -euo pipefail
 RUN=${RUN:-runs/davis_r18_s16}
 CFG=configs/davis/dff_r18_s16_temporal.yaml

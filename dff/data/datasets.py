@@ -71,7 +71,8 @@ class PairDataset(Dataset):
     labelled current frame last, front-padded with copies of the key when the offset is smaller
     than max_offset (so batches stack; chained propagation steps through every frame). The
     offset is drawn uniformly from those that keep the key inside the split, and the same random
-    scale, crop and flip apply to every frame and the label.
+    scale, crop and flip apply to every frame and the label. With pair_only the window is just
+    (key, current): direct propagation needs no frame in between, and transforms cost per frame.
 
     Args:
         store: decoded clips.
@@ -79,11 +80,12 @@ class PairDataset(Dataset):
         crop_size: (h, w) training crop, or None for full frames.
         ignore_index: label value for padding when a crop exceeds the frame.
         scale_range: (lo, hi) random resize factor applied before the crop.
+        pair_only: return (key, current) windows of 2 frames instead of the full window.
     """
 
     def __init__(self, store: FrameStore, max_offset: int, crop_size=None, ignore_index: int = 255,
-                 scale_range=(1.0, 1.0)):
-        self.store, self.max_offset = store, max_offset
+                 scale_range=(1.0, 1.0), pair_only: bool = False):
+        self.store, self.max_offset, self.pair_only = store, max_offset, pair_only
         self.crop_size, self.ignore_index, self.scale_range = crop_size, ignore_index, scale_range
         self.items = store.targets()
         if not self.items:
@@ -96,7 +98,10 @@ class PairDataset(Dataset):
         c, t = self.items[idx]
         start = self.store.clips[c].start
         offset = random.randint(0, min(self.max_offset, t - start))
-        idx = [t - offset] * (self.max_offset - offset) + list(range(t - offset, t + 1))
+        if self.pair_only:
+            idx = [t - offset, t]
+        else:
+            idx = [t - offset] * (self.max_offset - offset) + list(range(t - offset, t + 1))
         frames = torch.stack([self.store.frames[c][i] for i in idx])
         label = self.store.labels[c][t]
         if tuple(self.scale_range) != (1.0, 1.0):

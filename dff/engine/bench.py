@@ -31,7 +31,9 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
 
     key frame cost t_key = backbone + feature conv + head; non-key cost t_prop = flow + warp
     (with the scale field) + head. DFF at key interval k runs k/(t_key + (k-1) t_prop) frames/s,
-    per-frame runs 1/t_key; r = t_prop / t_key is DFF's non-key/key cost ratio.
+    per-frame runs 1/t_key; r = t_prop / t_key is DFF's non-key/key cost ratio. For Accel the
+    non-key frame adds the update branch and the fusion (which includes the head), so
+    t_prop = flow + warp + update + fusion.
     """
     dev = select_device(device)
     n = num_classes if num_classes is not None else num_classes_of(cfg)
@@ -56,6 +58,11 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
     }
     t_key = ms["backbone"] + ms["feature_conv"] + ms["head"]
     t_prop = ms["flow"] + ms["warp"] + ms["head"]
+    if hasattr(model, "update"):
+        upd = model.update_output(frame, feat.shape[-2:])
+        ms["update"] = time_fn(lambda: model.update_output(frame, feat.shape[-2:]), reps, dev)
+        ms["fusion"] = time_fn(lambda: model.upsample(model.fuse(feat, upd), size), reps, dev)
+        t_prop = ms["flow"] + ms["warp"] + ms["update"] + ms["fusion"]
     per_frame_fps = 1.0 / t_key
     rows = []
     for kk in key_intervals:
@@ -63,6 +70,7 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
         rows.append({"key_interval": kk, "fps": fps, "speedup": fps / per_frame_fps})
     return {
         "size": list(size), "device": str(dev), "threads": torch.get_num_threads(),
+        "arch": cfg["model"]["arch"], "update_backbone": cfg["model"]["update_backbone"],
         "backbone": cfg["model"]["backbone"], "output_stride": cfg["model"]["output_stride"],
         "flow": cfg["model"]["flow"], "feature_grid": list(feat.shape[-2:]),
         "module_seconds": ms, "key_seconds": t_key, "propagate_seconds": t_prop,
@@ -72,7 +80,9 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
 
 def format_bench(res: dict) -> str:
     """Human-readable bench table."""
-    lines = [f"{res['backbone']} s{res['output_stride']} + {res['flow']} at "
+    name = "Accel" if res.get("arch") == "accel" else "DFF"
+    update = f" + update {res['update_backbone']}" if name == "Accel" else ""
+    lines = [f"{name}: {res['backbone']} s{res['output_stride']} + {res['flow']}{update} at "
              f"{res['size'][0]}x{res['size'][1]} on {res['device']} ({res['threads']} threads)",
              f"{'module':<14}{'ms':>10}"]
     lines += [f"{name:<14}{sec * 1e3:>10.1f}" for name, sec in res["module_seconds"].items()]
@@ -80,6 +90,6 @@ def format_bench(res: dict) -> str:
     lines.append(f"{'non-key frame':<14}{res['propagate_seconds'] * 1e3:>10.1f}   "
                  f"r = {res['r_nonkey_over_key']:.4f}")
     lines.append(f"{'per-frame':<14}{res['per_frame_fps']:>10.3f} fps")
-    lines += [f"{'DFF k=' + str(r['key_interval']):<14}{r['fps']:>10.3f} fps  {r['speedup']:.2f}x"
+    lines += [f"{name + ' k=' + str(r['key_interval']):<14}{r['fps']:>10.3f} fps  {r['speedup']:.2f}x"
               for r in res["dff"]]
     return "\n".join(lines)

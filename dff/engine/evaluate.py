@@ -30,10 +30,11 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
     per-frame model (key features used directly). The loop runs over key positions s: the key
     network runs once on s, then frames s+1 .. s+K-1 are propagated from it (in one batch for
     direct propagation, frame by frame for chained) and scored at their distance. max_frames
-    evenly subsamples the key positions.
+    evenly subsamples the key positions. An Accel model's update branch is also scored alone.
     """
     model.eval()
     per_dist = [ConfusionMatrix(num_classes, ignore_index) for _ in range(key_interval)]
+    update = ConfusionMatrix(num_classes, ignore_index) if hasattr(model, "update_logits") else None
     counts = [0] * key_interval
 
     def frame(c: int, i: int) -> torch.Tensor:
@@ -50,6 +51,8 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
         state = model.forward_key(frame(c, s))
         if s in labels:
             score(0, model.forward_state(state, tuple(labels[s].shape))[0], labels[s])
+            if update is not None:
+                update.update(model.update_logits(state["frame"])[0].argmax(0), labels[s])
         if model.propagation == "direct":
             ts = [s + d for d in range(1, key_interval) if s + d < end and s + d in labels]
             if ts:  # all distances from one key in one batch
@@ -65,7 +68,8 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
     by_dist = [m.miou() for m in per_dist]
     per_frame = by_dist[0]
     mean = sum(by_dist) / len(by_dist)
-    return {
+    res = {
+        "model": "Accel" if update is not None else "DFF",
         "per_frame_miou": per_frame,
         "miou_by_distance": by_dist,
         "mean_miou": mean,
@@ -74,6 +78,9 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
         "key_interval": key_interval,
         "per_class_iou_per_frame": per_dist[0].iou().tolist(),
     }
+    if update is not None:
+        res["update_miou"] = update.miou()
+    return res
 
 
 @torch.no_grad()
@@ -99,12 +106,17 @@ def evaluate_stream(model, store: FrameStore, policy, num_classes: int, ignore_i
 
 def format_table(res: dict) -> str:
     """Human-readable summary of an evaluate() result."""
+    name = res.get("model", "DFF")
     lines = [f"{'model':<16}{'frames':>8}{'mIoU':>9}{'ratio':>8}",
              f"{'per-frame':<16}{res['frames_by_distance'][0]:>8}{res['per_frame_miou']:>9.4f}{1.0:>8.3f}"]
     for d, (m, n) in enumerate(zip(res["miou_by_distance"], res["frames_by_distance"])):
         ratio = m / res["per_frame_miou"] if res["per_frame_miou"] > 0 else float("nan")
-        lines.append(f"{'DFF d=' + str(d):<16}{n:>8}{m:>9.4f}{ratio:>8.3f}")
-    lines.append(f"{'DFF mean k=' + str(res['key_interval']):<16}{'':>8}{res['mean_miou']:>9.4f}{res['ratio']:>8.3f}")
+        lines.append(f"{name + ' d=' + str(d):<16}{n:>8}{m:>9.4f}{ratio:>8.3f}")
+    lines.append(f"{name + ' mean k=' + str(res['key_interval']):<16}{'':>8}{res['mean_miou']:>9.4f}{res['ratio']:>8.3f}")
+    if "update_miou" in res:
+        u, pf = res["update_miou"], res["per_frame_miou"]
+        ratio = u / pf if pf > 0 else float("nan")
+        lines.append(f"{'update alone':<16}{res['frames_by_distance'][0]:>8}{u:>9.4f}{ratio:>8.3f}")
     return "\n".join(lines)
 
 

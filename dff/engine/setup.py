@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 import torch
 
 from ..data.datasets import FrameStore
 from ..data.sequences import build_clips, dataset_info, davis_label, plain_label
+from ..data.flo import read_flo
 from ..models import build_model
+from ..models.flow_nets import OracleFlow
+from ..ops import resize_flow
 from .checkpoint import load_checkpoint
 
 
@@ -37,9 +41,62 @@ def load_split(cfg: dict, split: str) -> FrameStore:
 
 def model_from_config(cfg: dict, num_classes: int):
     """DFFSegmenter from the config's model section."""
-    skip = ("key_interval", "key_policy", "key_threshold", "num_classes")
+    skip = ("key_interval", "key_policy", "key_threshold", "num_classes", "load_from")
     kwargs = {k: v for k, v in cfg["model"].items() if k not in skip}
     return build_model(num_classes=num_classes, **kwargs)
+
+
+def attach_ground_truth_flow(model, store: FrameStore) -> None:
+    """Give an oracle flow net the split's ground-truth flow (synthetic layout: flow/NNNNN.flo).
+
+    Each flow file holds frame N's backward flow at the generated size; it is resized to the
+    stored frames' grid (u and v rescaled separately). No-op for other flow nets.
+    """
+    if not isinstance(model.flow_net, OracleFlow):
+        return
+    for c, clip in enumerate(store.clips):
+        flows = {}
+        for i in range(clip.start, clip.end):
+            path = clip.frames[i].parent.parent / "flow" / f"{clip.frames[i].stem}.flo"
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: no ground-truth flow; model.flow=oracle needs a "
+                                        "dataset that has it (dff make-synthetic writes flow/*.flo)")
+            flow = torch.from_numpy(read_flo(path)).permute(2, 0, 1)[None]
+            flows[i] = resize_flow(flow, tuple(store.frames[c][i].shape[-2:]))[0]
+        model.flow_net.add_clip(store.frames[c], flows)
+
+
+def init_from(model: torch.nn.Module, paths) -> list[dict]:
+    """Initialise weights from checkpoint(s) (model.load_from), later files winning.
+
+    Tensors whose name or shape does not fit are not loaded; every file's missing, unexpected
+    and shape-mismatched keys are printed and returned, so a stage's checkpoint can seed the
+    next stage (a DFF reference into an Accel model, say) without anything passing silently.
+    """
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    own = model.state_dict()
+    reports = []
+    for path in paths:
+        state = load_checkpoint(path)["model"]
+        mismatched = sorted(k for k, v in state.items() if k in own and own[k].shape != v.shape)
+        fits = {k: v for k, v in state.items() if k not in mismatched}
+        missing, unexpected = model.load_state_dict(fits, strict=False)
+        report = {"path": str(path), "loaded": len(fits) - len(unexpected), "missing": list(missing),
+                  "unexpected": list(unexpected), "mismatched": mismatched}
+        print(f"load_from {path}: {report['loaded']} tensors loaded")
+        for kind in ("missing", "unexpected", "mismatched"):
+            if report[kind]:
+                print(f"  {kind} keys ({len(report[kind])}): {_summarise(report[kind])}")
+        reports.append(report)
+    return reports
+
+
+def _summarise(keys: list[str], top: int = 6) -> str:
+    """Keys grouped by top-level module, e.g. 'update (62), fusion (2)'."""
+    groups: dict[str, int] = {}
+    for k in keys:
+        groups[k.split(".")[0]] = groups.get(k.split(".")[0], 0) + 1
+    return ", ".join(f"{g} ({n})" for g, n in list(groups.items())[:top])
 
 
 def load_trained(cfg: dict, checkpoint: str, device: torch.device):

@@ -1,4 +1,4 @@
-"""Training loop for DFF on (key, current) frame pairs."""
+"""Training loop for DFF and Accel on (key ... current) frame windows."""
 from __future__ import annotations
 
 import json
@@ -13,11 +13,13 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..config import save_config
+from ..config import ConfigError, save_config
 from ..data.datasets import PairDataset
 from .checkpoint import save_checkpoint
 from .evaluate import evaluate, format_table
-from .setup import load_split, model_from_config, num_classes_of, select_device
+from .setup import init_from, load_split, model_from_config, num_classes_of, select_device
+
+OBJECTIVES = ("propagated", "per_frame")
 
 
 def seed_everything(seed: int) -> None:
@@ -32,6 +34,24 @@ def lr_factor(it: int, iters: int, warmup: int) -> float:
     if it < warmup:
         return (it + 1) / warmup
     return (1 - (it - warmup) / max(1, iters - warmup)) ** 0.9
+
+
+def freeze(model: torch.nn.Module, names) -> list[torch.nn.Module]:
+    """Fix the named top-level modules (train.freeze): no gradients; returned to keep in eval mode."""
+    children = dict(model.named_children())
+    bad = [n for n in names if n not in children]
+    if bad:
+        raise ConfigError(f"train.freeze: unknown module(s) {', '.join(bad)}; valid: {', '.join(children)}")
+    for n in names:
+        children[n].requires_grad_(False)
+    return [children[n] for n in names]
+
+
+def compute_loss(model, clip, label, offset, objective: str, ignore_index: int) -> torch.Tensor:
+    """Cross-entropy of the propagated output, or the sum over branches run per frame."""
+    if objective == "propagated":
+        return F.cross_entropy(model(clip, offset), label, ignore_index=ignore_index)
+    return sum(F.cross_entropy(x, label, ignore_index=ignore_index) for x in model.per_frame(clip[:, -1]))
 
 
 def infinite(loader):
@@ -53,13 +73,22 @@ def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool 
 
     train_store, val_store = load_split(cfg, "train"), load_split(cfg, "val")
     dataset = PairDataset(train_store, k - 1, cfg["data"]["crop_size"], cfg["data"]["ignore_index"],
-                          cfg["data"]["scale_range"])
+                          cfg["data"]["scale_range"], pair_only=cfg["model"]["propagation"] == "direct" or tc["objective"] == "per_frame")
     loader = DataLoader(dataset, batch_size=tc["batch_size"], shuffle=True, drop_last=True,
                         num_workers=tc["workers"], generator=torch.Generator().manual_seed(tc["seed"]))
     if len(loader) == 0:
         raise ValueError(f"train.batch_size {tc['batch_size']} exceeds the {len(dataset)} training samples")
-    model = model_from_config(cfg, num_classes).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=tc["lr"], weight_decay=tc["weight_decay"])
+    if tc["objective"] not in OBJECTIVES:
+        raise ConfigError(f"unknown train.objective {tc['objective']!r}; valid: {', '.join(OBJECTIVES)}")
+    model = model_from_config(cfg, num_classes)
+    if cfg["model"]["load_from"]:
+        (work_dir / "load_from.json").write_text(json.dumps(init_from(model, cfg["model"]["load_from"]), indent=1))
+    frozen = freeze(model, tc["freeze"])
+    model = model.to(dev)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("train.freeze leaves no parameter to train")
+    opt = torch.optim.AdamW(params, lr=tc["lr"], weight_decay=tc["weight_decay"])
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda it: lr_factor(it, tc["iters"], tc["warmup_iters"]))
 
@@ -74,10 +103,11 @@ def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool 
     t0 = time.time()
     for it in bar:
         model.train()
+        for m in frozen:  # fixed BN statistics too, and inference-only flow nets allowed
+            m.eval()
         clip, label, offset = next(batches)
         clip, label, offset = clip.to(dev), label.to(dev), offset.to(dev)
-        logits = model(clip, offset)
-        loss = F.cross_entropy(logits, label, ignore_index=cfg["data"]["ignore_index"])
+        loss = compute_loss(model, clip, label, offset, tc["objective"], cfg["data"]["ignore_index"])
         if not torch.isfinite(loss):
             raise FloatingPointError(f"iteration {it}: non-finite loss {loss.item()}")
         opt.zero_grad(set_to_none=True)
@@ -95,10 +125,14 @@ def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool 
                                 max_frames=tc["val_frames"], device=dev)
             log.write(json.dumps({"iter": done, "val": last_val}) + "\n")
             log.flush()
+            metric = last_val["per_frame_miou"] if tc["objective"] == "per_frame" else last_val["mean_miou"]
+            if "update_miou" in last_val and tc["objective"] == "per_frame":
+                metric = (metric + last_val["update_miou"]) / 2
             tqdm.write(f"iter {done} val: per-frame {last_val['per_frame_miou']:.4f}  "
-                       f"DFF mean k={k} {last_val['mean_miou']:.4f}")
-            if last_val["mean_miou"] > best:
-                best = last_val["mean_miou"]
+                       f"{last_val['model']} mean k={k} {last_val['mean_miou']:.4f}"
+                       + (f"  update alone {last_val['update_miou']:.4f}" if "update_miou" in last_val else ""))
+            if metric > best:
+                best = metric
                 save_checkpoint(checkpoint(done, best), work_dir / "best.pt")
         if done % tc["save_every"] == 0 or done == tc["iters"]:
             save_checkpoint(checkpoint(done, best), work_dir / "last.pt")

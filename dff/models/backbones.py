@@ -13,7 +13,23 @@ RESNETS = {
     "resnet50": (torchvision.models.resnet50, "ResNet50_Weights", 2048),
     "resnet101": (torchvision.models.resnet101, "ResNet101_Weights", 2048),
 }
-BACKBONES = tuple(RESNETS)
+MOBILENETS = {
+    "mobilenet_v3_large": (torchvision.models.mobilenet_v3_large, "MobileNet_V3_Large_Weights", 960),
+    "mobilenet_v3_small": (torchvision.models.mobilenet_v3_small, "MobileNet_V3_Small_Weights", 576),
+}
+BACKBONES = tuple(RESNETS) + tuple(MOBILENETS)
+
+
+def _build(name: str, builder, weights_enum: str, pretrained: bool, **kwargs) -> nn.Module:
+    """torchvision builder with optional ImageNet weights and a clear error when unreachable."""
+    weights = getattr(torchvision.models, weights_enum).IMAGENET1K_V1 if pretrained else None
+    try:
+        return builder(weights=weights, **kwargs)
+    except Exception as e:  # network errors surface as URLError/OSError/RuntimeError
+        raise RuntimeError(
+            f"could not fetch ImageNet weights for {name} ({e}); set model.pretrained: null "
+            "or place the file in torch's hub cache (TORCH_HOME)"
+        ) from e
 
 
 def _dilate_layer(layer: nn.Sequential, dilation: int) -> None:
@@ -47,14 +63,7 @@ class ResNetBackbone(nn.Module):
         if output_stride not in (8, 16, 32):
             raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride}")
         builder, weights_enum, self.out_channels = RESNETS[name]
-        weights = getattr(torchvision.models, weights_enum).IMAGENET1K_V1 if pretrained else None
-        try:
-            net = builder(weights=weights)
-        except Exception as e:  # network errors surface as URLError/OSError/RuntimeError
-            raise RuntimeError(
-                f"could not fetch ImageNet weights for {name} ({e}); set model.pretrained: null "
-                "or place the file in torch's hub cache (TORCH_HOME)"
-            ) from e
+        net = _build(name, builder, weights_enum, pretrained)
         if output_stride <= 16:
             _dilate_layer(net.layer4, 2 if output_stride == 16 else 4)
         if output_stride == 8:
@@ -69,6 +78,31 @@ class ResNetBackbone(nn.Module):
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
 
-def build_backbone(name: str, output_stride: int = 8, pretrained: bool = False) -> ResNetBackbone:
-    """Build a key-frame backbone by name."""
+class MobileNetBackbone(nn.Module):
+    """MobileNetV3 feature extractor (torchvision), output stride 16 (last stage dilated) or 32.
+
+    Args:
+        name: mobilenet_v3_large or mobilenet_v3_small.
+        output_stride: 16 or 32.
+        pretrained: load torchvision's ImageNet weights (needs the download to work).
+    """
+
+    def __init__(self, name: str = "mobilenet_v3_large", output_stride: int = 16, pretrained: bool = False):
+        super().__init__()
+        if output_stride not in (16, 32):
+            raise ValueError(f"{name}: output_stride must be 16 or 32, got {output_stride}")
+        builder, weights_enum, self.out_channels = MOBILENETS[name]
+        net = _build(name, builder, weights_enum, pretrained, dilated=output_stride == 16)
+        self.output_stride = output_stride
+        self.features = net.features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features at 1/output_stride of the input."""
+        return self.features(x)
+
+
+def build_backbone(name: str, output_stride: int = 8, pretrained: bool = False) -> nn.Module:
+    """Build a backbone by name (ResNets at stride 8/16/32, MobileNetV3 at 16/32)."""
+    if name in MOBILENETS:
+        return MobileNetBackbone(name, output_stride, pretrained)
     return ResNetBackbone(name, output_stride, pretrained)

@@ -1,12 +1,14 @@
 """Builders: the few names a YAML config selects, mapped to typed constructors."""
 from __future__ import annotations
 
+from .accel import FUSIONS, AccelSegmenter, UpdateBranch
 from .backbones import BACKBONES, build_backbone
 from .dff import DFFSegmenter
-from .flow_nets import DISFlow, RAFTSmallFlow, ZeroFlow
+from .flow_nets import DISFlow, OracleFlow, RAFTSmallFlow, ZeroFlow
 from .flownet import FlowNetSLite
 
-FLOW_NETS = ("flownets_lite", "raft_small", "dis", "zero")
+FLOW_NETS = ("flownets_lite", "raft_small", "dis", "zero", "oracle")
+ARCHS = ("dff", "accel")
 
 
 def build_flow_net(name: str, scale_channels: int = 0, width: float = 1.0, raft_updates: int = 6,
@@ -23,6 +25,8 @@ def build_flow_net(name: str, scale_channels: int = 0, width: float = 1.0, raft_
         return DISFlow(preset=dis_preset)
     if name == "zero":
         return ZeroFlow()
+    if name == "oracle":
+        return OracleFlow()
     raise ValueError(f"unknown flow network {name!r}; valid: {', '.join(FLOW_NETS)}")
 
 
@@ -30,8 +34,10 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
                 flow: str = "flownets_lite", flow_width: float = 1.0, raft_updates: int = 6,
                 dis_preset: str = "fast", feat_channels: int = 256, scale_field: bool = True,
                 pretrained: str | None = None, padding_mode: str = "border",
-                propagation: str = "direct") -> DFFSegmenter:
-    """Assemble a DFFSegmenter.
+                propagation: str = "direct", arch: str = "dff", update_backbone: str = "resnet18",
+                update_output_stride: int = 16, update_channels: int = 128,
+                fusion: str = "score") -> DFFSegmenter:
+    """Assemble a DFFSegmenter, or an AccelSegmenter when arch is "accel".
 
     Args:
         num_classes: segmentation classes.
@@ -46,13 +52,25 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
         pretrained: None, or "imagenet" for torchvision's ImageNet backbone weights.
         padding_mode: warp padding, "zeros" or "border".
         propagation: "direct" (DFF: key -> frame) or "chained" (Accel: frame -> frame).
+        arch: "dff" or "accel" (adds an update branch and fusion).
+        update_backbone: accel: the update branch's backbone (one of BACKBONES).
+        update_output_stride: accel: its output stride.
+        update_channels: accel: its feature channels.
+        fusion: accel: "score" or "feature".
     """
     if pretrained not in (None, "imagenet"):
         raise ValueError(f"model.pretrained must be null or 'imagenet', got {pretrained!r}")
+    if arch not in ARCHS:
+        raise ValueError(f"unknown model.arch {arch!r}; valid: {', '.join(ARCHS)}")
     net = build_backbone(backbone, output_stride, pretrained == "imagenet")
     flow_net = build_flow_net(flow, feat_channels if scale_field else 0, flow_width, raft_updates,
                               dis_preset)
-    return DFFSegmenter(net, flow_net, num_classes, feat_channels, padding_mode, propagation)
+    if arch == "dff":
+        return DFFSegmenter(net, flow_net, num_classes, feat_channels, padding_mode, propagation)
+    update = UpdateBranch(update_backbone, num_classes, update_output_stride, update_channels,
+                          pretrained == "imagenet")
+    return AccelSegmenter(net, flow_net, update, num_classes, feat_channels, padding_mode, propagation,
+                          fusion)
 
 
-__all__ = ["BACKBONES", "FLOW_NETS", "build_flow_net", "build_model"]
+__all__ = ["ARCHS", "BACKBONES", "FLOW_NETS", "FUSIONS", "build_flow_net", "build_model"]

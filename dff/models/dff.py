@@ -110,6 +110,10 @@ class DFFSegmenter(nn.Module):
         """Logits of a propagated state's frame."""
         return self.upsample(self.decode(state["feat"], state["frame"]), state["frame"].shape[-2:])
 
+    def per_frame(self, frame: torch.Tensor) -> list[torch.Tensor]:
+        """Logits of every branch run on the frame alone (per-frame training of each branch)."""
+        return [self.forward_state(self.forward_key(frame), frame.shape[-2:])]
+
     def forward_propagate(self, frame: torch.Tensor, state: dict) -> torch.Tensor:
         """Logits of a non-key frame warped in one step from `state`."""
         return self.predict(self.advance(frame, state))

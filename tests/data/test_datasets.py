@@ -106,6 +106,17 @@ def test_pair_dataset_offsets_and_keys(davis, split, max_offset):
         assert offs == set(range(min(max_offset, t - store.clips[c].start) + 1))
 
 
+def test_pair_dataset_pair_only_windows_hold_key_and_current(davis):
+    store = FrameStore(davis_clips(davis, "train", "temporal", 0.6), 12, davis_label)
+    ds = PairDataset(store, 3, pair_only=True)
+    random.seed(2)
+    for idx, (c, t) in enumerate(ds.items):
+        window, label, offset = ds[idx]
+        assert window.shape[0] == 2
+        assert torch.equal(window[0], to_float(store.frames[c][t - offset]))
+        assert torch.equal(window[1], to_float(store.frames[c][t]))
+
+
 def test_pair_dataset_crop_and_empty(davis):
     store = FrameStore(davis_clips(davis, "train", "temporal", 0.6), 12, davis_label)
     random.seed(1)

@@ -63,3 +63,20 @@ def test_bad_policy_arguments():
         StreamSegmenter(None, 0)
     with pytest.raises(ValueError, match="fixed, adaptive"):
         build_policy("random", 5)
+
+
+@pytest.mark.parametrize("propagation", ["direct", "chained"])
+def test_accel_stream_gives_reference_on_keys_and_fusion_elsewhere(propagation):
+    torch.manual_seed(0)
+    model = build_model(2, "resnet18", 16, feat_channels=8, flow_width=0.25, arch="accel",
+                        update_channels=8, propagation=propagation).eval()
+    torch.nn.init.normal_(model.fusion.weight, std=0.5)
+    frames = [torch.rand(1, 3, 32, 48) for _ in range(3)]
+    outs = [runner_out for runner_out, _ in map(StreamSegmenter(model, 3).step, frames)]
+    with torch.no_grad():
+        key = model.forward_key(frames[0])
+        assert torch.allclose(outs[0], model.forward_state(key, (32, 48)))
+        one = model.advance(frames[1], key)
+        assert torch.allclose(outs[1], model.predict(one), atol=1e-6)
+        two = model.advance(frames[2], one if propagation == "chained" else key)
+        assert torch.allclose(outs[2], model.predict(two), atol=1e-6)

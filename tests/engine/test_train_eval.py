@@ -93,3 +93,40 @@ def test_stream_evaluation_reports_key_rate(tiny_run, tiny_cfg):
     assert 0.0 <= res["miou"] <= 1.0
     full = evaluate_stream(model, store, build_policy("fixed", 1), 3)
     assert full["miou"] == pytest.approx(evaluate(model, store, 1, 3)["per_frame_miou"])
+
+
+def test_oracle_flow_at_evaluation_uses_the_ground_truth(tiny_run, tiny_cfg, tmp_path):
+    import shutil
+
+    from dff.config import merge
+    from dff.engine.setup import attach_ground_truth_flow
+
+    cfg = merge(tiny_cfg, {"model": {"flow": "oracle"}})
+    model, ckpt = load_trained(cfg, tiny_run / "best.pt", torch.device("cpu"))
+    store = load_split(cfg, "val")
+    with pytest.raises(ValueError, match="not one of the registered dataset frames"):
+        evaluate(model, store, 3, 3)
+    attach_ground_truth_flow(model, store)
+    res = evaluate(model, store, 3, 3)
+    assert res["frames_by_distance"] == [8, 7, 6]
+    # a set without flow files: the error names the missing file
+    root = tmp_path / "noflow"
+    shutil.copytree(cfg["data"]["root"], root)
+    missing = next((root / "val").iterdir()) / "flow" / "00003.flo"
+    missing.unlink()
+    bare = merge(cfg, {"data": {"root": str(root)}})
+    with pytest.raises(FileNotFoundError, match="00003.flo: no ground-truth flow"):
+        attach_ground_truth_flow(load_trained(bare, tiny_run / "best.pt", torch.device("cpu"))[0],
+                                 load_split(bare, "val"))
+
+
+def test_accel_evaluation_scores_the_update_branch_alone(tiny_cfg, tmp_path):
+    from dff.config import merge
+
+    cfg = merge(tiny_cfg, {"model": {"arch": "accel", "update_channels": 8}})
+    train(cfg, tmp_path, device="cpu", progress=False)
+    model, ckpt = load_trained(cfg, tmp_path / "best.pt", torch.device("cpu"))
+    res = evaluate(model, load_split(cfg, "val"), 3, 3)
+    assert res["model"] == "Accel" and 0.0 <= res["update_miou"] <= 1.0
+    table = format_table(res)
+    assert "Accel d=2" in table and "update alone" in table

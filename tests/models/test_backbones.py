@@ -41,3 +41,15 @@ def test_pretrained_weights_unreachable_give_a_clear_error(monkeypatch):
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(RuntimeError, match="could not fetch ImageNet weights for resnet18.*pretrained"):
         build_backbone("resnet18", 8, pretrained=True)
+
+
+@pytest.mark.parametrize("name,channels", [("mobilenet_v3_large", 960), ("mobilenet_v3_small", 576)])
+@pytest.mark.parametrize("stride", [16, 32])
+def test_mobilenet_output_stride_and_channels(name, channels, stride):
+    net = build_backbone(name, stride).eval()
+    with torch.no_grad():
+        out = net(torch.rand(1, 3, 64, 96))
+    assert net.out_channels == channels
+    assert out.shape == (1, channels, 64 // stride, 96 // stride)
+    with pytest.raises(ValueError, match="output_stride must be 16 or 32"):
+        build_backbone(name, 8)

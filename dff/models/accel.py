@@ -1,0 +1,112 @@
+"""Accel (Jain, Wang, Gonzalez, CVPR 2019): flow-propagated reference + a cheap update branch."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .backbones import build_backbone
+from .dff import DFFSegmenter, SegHead
+
+FUSIONS = ("score", "feature")
+
+
+class UpdateBranch(nn.Module):
+    """Cheap per-frame segmentation net run on every non-key frame: backbone, 3x3 conv, head.
+
+    Args:
+        backbone: resnet18/34/50 or mobilenet_v3_large/small (torchvision).
+        num_classes: segmentation classes.
+        output_stride: backbone output stride.
+        feat_channels: channels of its feature conv (what feature fusion concatenates).
+        pretrained: load ImageNet weights into the backbone.
+    """
+
+    def __init__(self, backbone: str = "resnet18", num_classes: int = 2, output_stride: int = 16,
+                 feat_channels: int = 128, pretrained: bool = False):
+        super().__init__()
+        self.backbone = build_backbone(backbone, output_stride, pretrained)
+        self.feature_conv = nn.Sequential(
+            nn.Conv2d(self.backbone.out_channels, feat_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(feat_channels), nn.ReLU(inplace=True))
+        self.head = SegHead(feat_channels, num_classes)
+        self.feat_channels = feat_channels
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of a normalised frame."""
+        return self.feature_conv(self.backbone(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores of a normalised frame on the branch's own grid."""
+        return self.head(self.features(x))
+
+
+def _resize(x: torch.Tensor, size) -> torch.Tensor:
+    """Bilinear resize to `size` (a no-op when it already fits)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def _identity_on_first(conv: nn.Conv2d, n: int) -> None:
+    """1x1 conv that passes its first n input channels through and ignores the rest.
+
+    Fusion thus starts as DFF (the reference branch) and learns how much to trust the update.
+    """
+    nn.init.zeros_(conv.weight)
+    nn.init.zeros_(conv.bias)
+    with torch.no_grad():
+        conv.weight[:, :n, 0, 0] = torch.eye(conv.out_channels, n)
+
+
+class AccelSegmenter(DFFSegmenter):
+    """DFF's propagated reference branch fused with an update branch on the current frame.
+
+    score fusion:   logits = conv1x1([head(warped ref features), update scores])      (2C -> C)
+    feature fusion: logits = head(conv1x1([warped ref features, update features]))
+    Key frames give the reference branch alone (forward_state); every propagated frame goes
+    through `decode`, so training, evaluation and streaming all use the fused output.
+
+    Args:
+        backbone, flow_net, num_classes, feat_channels, padding_mode, propagation: as DFFSegmenter.
+        update: the update branch.
+        fusion: "score" or "feature".
+    """
+
+    def __init__(self, backbone: nn.Module, flow_net: nn.Module, update: UpdateBranch, num_classes: int,
+                 feat_channels: int = 256, padding_mode: str = "border", propagation: str = "direct",
+                 fusion: str = "score"):
+        super().__init__(backbone, flow_net, num_classes, feat_channels, padding_mode, propagation)
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; valid: {', '.join(FUSIONS)}")
+        self.fusion_mode = fusion
+        self.update = update
+        if fusion == "score":
+            self.fusion = nn.Conv2d(2 * num_classes, num_classes, 1)
+            _identity_on_first(self.fusion, num_classes)
+        else:
+            self.fusion = nn.Conv2d(feat_channels + update.feat_channels, feat_channels, 1)
+            _identity_on_first(self.fusion, feat_channels)
+
+    def update_output(self, frame: torch.Tensor, size) -> torch.Tensor:
+        """What fusion takes from the update branch (scores or features), on the grid `size`."""
+        x = self.normalize(frame)
+        return _resize(self.update(x) if self.fusion_mode == "score" else self.update.features(x), size)
+
+    def fuse(self, feat: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
+        """Fused class scores from warped reference features and the update branch's output."""
+        if self.fusion_mode == "score":
+            return self.fusion(torch.cat([self.head(feat), update], 1))
+        return self.head(self.fusion(torch.cat([feat, update], 1)))
+
+    def decode(self, feat: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+        """Fused class scores on the reference feature grid."""
+        return self.fuse(feat, self.update_output(frame, feat.shape[-2:]))
+
+    def update_logits(self, frame: torch.Tensor) -> torch.Tensor:
+        """Logits of the update branch alone on a [0, 1] frame."""
+        return self.upsample(self.update(self.normalize(frame)), frame.shape[-2:])
+
+    def per_frame(self, frame: torch.Tensor) -> list[torch.Tensor]:
+        """Logits of the reference and of the update branch, each on the frame alone."""
+        return super().per_frame(frame) + [self.update_logits(frame)]

@@ -1,0 +1,67 @@
+"""Accel's staged training: per-frame branches, then fusion with chosen modules frozen."""
+import json
+
+import pytest
+import torch
+
+from dff.config import ConfigError, merge
+from dff.engine.checkpoint import load_checkpoint
+from dff.engine.setup import init_from, model_from_config
+from dff.engine.train import train
+
+ACCEL = {"arch": "accel", "update_channels": 8, "output_stride": 16}
+
+
+def staged(cfg, model=None, train_=None):
+    return merge(cfg, {"model": {**ACCEL, **(model or {})}, "train": train_ or {}})
+
+
+@pytest.fixture(scope="module")
+def stage1(tiny_cfg, tiny_run, tmp_path_factory):
+    """Per-frame training of both branches, the reference seeded from the DFF run."""
+    run = tmp_path_factory.mktemp("stage1")
+    cfg = staged(tiny_cfg, {"output_stride": 8, "load_from": str(tiny_run / "best.pt")},
+                 {"objective": "per_frame"})
+    train(cfg, run, device="cpu", progress=False)
+    return run
+
+
+def test_stage1_reports_what_the_dff_checkpoint_lacks(stage1):
+    (report,) = json.loads((stage1 / "load_from.json").read_text())
+    assert report["unexpected"] == [] and report["mismatched"] == []
+    assert report["missing"] and {k.split(".")[0] for k in report["missing"]} == {"update", "fusion"}
+    assert report["loaded"] > 0
+
+
+def test_stage2_trains_only_what_is_not_frozen(tiny_cfg, stage1, tmp_path):
+    frozen = ["backbone", "feature_conv", "head", "update"]
+    cfg = staged(tiny_cfg, {"output_stride": 8, "load_from": str(stage1 / "best.pt")}, {"freeze": frozen})
+    train(cfg, tmp_path, device="cpu", progress=False)
+    (report,) = json.loads((tmp_path / "load_from.json").read_text())
+    assert report["missing"] == report["unexpected"] == report["mismatched"] == []
+    before, after = load_checkpoint(stage1 / "best.pt")["model"], load_checkpoint(tmp_path / "last.pt")["model"]
+    for k, v in after.items():  # BN running statistics included
+        if k.split(".")[0] in frozen:
+            assert torch.equal(v, before[k]), k
+    assert not torch.equal(after["fusion.weight"], before["fusion.weight"])
+    assert not torch.equal(after["flow_net.predict2.weight"], before["flow_net.predict2.weight"])
+
+
+def test_shape_mismatches_are_reported_not_loaded(tiny_cfg, tiny_run, capsys):
+    cfg = merge(tiny_cfg, {"model": {"feat_channels": 32, "num_classes": 3}})
+    model = model_from_config(cfg, 3)
+    (report,) = init_from(model, tiny_run / "best.pt")
+    assert "feature_conv.0.weight" in report["mismatched"] and "head.cls.weight" in report["mismatched"]
+    assert "mismatched keys" in capsys.readouterr().out
+    trained = load_checkpoint(tiny_run / "best.pt")["model"]
+    assert torch.equal(model.backbone.stem[0].weight, trained["backbone.stem.0.weight"])
+
+
+def test_bad_freeze_or_objective_names_list_the_valid_ones(tiny_cfg, tmp_path):
+    with pytest.raises(ConfigError, match="unknown module.*valid: backbone, feature_conv, flow_net, head"):
+        train(merge(tiny_cfg, {"train": {"freeze": ["trunk"]}}), tmp_path, device="cpu", progress=False)
+    with pytest.raises(ConfigError, match="valid: propagated, per_frame"):
+        train(merge(tiny_cfg, {"train": {"objective": "both"}}), tmp_path, device="cpu", progress=False)
+    everything = ["backbone", "feature_conv", "flow_net", "head"]
+    with pytest.raises(ConfigError, match="no parameter to train"):
+        train(merge(tiny_cfg, {"train": {"freeze": everything}}), tmp_path, device="cpu", progress=False)
