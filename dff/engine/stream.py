@@ -29,16 +29,20 @@ class FixedPolicy:
 class AdaptivePolicy:
     """A key frame when the motion since the key is large, at an average rate of 1/key_interval.
 
-    A budget earns 1/key_interval key frames per frame. A key frame is taken as soon as one is
-    affordable (budget >= 1) and the signal (mean flow magnitude to the key, in feature-grid
-    pixels) exceeds `threshold`, and always once the budget reaches `max_budget`. Over a long
-    video the key-frame rate therefore equals the fixed policy's; only the timing adapts.
+    A budget earns 1/key_interval key frames per frame and each key frame spends one. A key is
+    taken when the signal (mean flow magnitude to the key, in feature-grid pixels) exceeds
+    `threshold` and the budget is at least `min_budget` (below 1: a key may come early, paid
+    back by a longer wait after it), and always once the budget reaches `max_budget`. The
+    budget stays within [min_budget - 1, max_budget], so over a long video the key-frame rate
+    equals the fixed policy's; only the timing adapts.
     """
 
     needs_signal = True
 
-    def __init__(self, key_interval: int, threshold: float = 0.5, max_budget: float = 2.0):
-        self.rate, self.threshold, self.max_budget = 1.0 / key_interval, threshold, max_budget
+    def __init__(self, key_interval: int, threshold: float = 0.5, min_budget: float = 0.5,
+                 max_budget: float = 2.0):
+        self.rate, self.threshold = 1.0 / key_interval, threshold
+        self.min_budget, self.max_budget = min_budget, max_budget
         self.budget = 0.0
 
     def reset(self) -> None:
@@ -46,7 +50,8 @@ class AdaptivePolicy:
 
     def is_key(self, signal: float | None) -> bool:
         self.budget += self.rate
-        if self.budget >= self.max_budget - 1e-9 or (self.budget >= 1.0 - 1e-9 and signal > self.threshold):
+        eps = 1e-9
+        if self.budget >= self.max_budget - eps or (self.budget >= self.min_budget - eps and signal > self.threshold):
             self.budget -= 1.0
             return True
         return False

@@ -48,10 +48,17 @@ def freeze(model: torch.nn.Module, names) -> list[torch.nn.Module]:
 
 
 def compute_loss(model, clip, label, offset, objective: str, ignore_index: int) -> torch.Tensor:
-    """Cross-entropy of the propagated output, or the sum over branches run per frame."""
+    """Cross-entropy of the propagated output, or summed over the branches run per frame.
+
+    per_frame skips branches that train.freeze fixed entirely (no wasted forward passes).
+    """
     if objective == "propagated":
         return F.cross_entropy(model(clip, offset), label, ignore_index=ignore_index)
-    return sum(F.cross_entropy(x, label, ignore_index=ignore_index) for x in model.per_frame(clip[:, -1]))
+    names = [n for n, mods in model.branches().items() if any(p.requires_grad for m in mods for p in m.parameters())]
+    if not names:
+        raise ConfigError("train.objective per_frame: every branch is frozen")
+    frame = clip[:, -1]
+    return sum(F.cross_entropy(model.branch_logits(n, frame), label, ignore_index=ignore_index) for n in names)
 
 
 def infinite(loader):

@@ -107,6 +107,10 @@ class AccelSegmenter(DFFSegmenter):
         """Logits of the update branch alone on a [0, 1] frame."""
         return self.upsample(self.update(self.normalize(frame)), frame.shape[-2:])
 
-    def per_frame(self, frame: torch.Tensor) -> list[torch.Tensor]:
-        """Logits of the reference and of the update branch, each on the frame alone."""
-        return super().per_frame(frame) + [self.update_logits(frame)]
+    def branches(self) -> dict[str, list[nn.Module]]:
+        """The reference branch and the update branch."""
+        return {**super().branches(), "update": [self.update]}
+
+    def branch_logits(self, name: str, frame: torch.Tensor) -> torch.Tensor:
+        """Logits of the reference or the update branch on the frame alone."""
+        return self.update_logits(frame) if name == "update" else super().branch_logits(name, frame)

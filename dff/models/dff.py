@@ -110,9 +110,13 @@ class DFFSegmenter(nn.Module):
         """Logits of a propagated state's frame."""
         return self.upsample(self.decode(state["feat"], state["frame"]), state["frame"].shape[-2:])
 
-    def per_frame(self, frame: torch.Tensor) -> list[torch.Tensor]:
-        """Logits of every branch run on the frame alone (per-frame training of each branch)."""
-        return [self.forward_state(self.forward_key(frame), frame.shape[-2:])]
+    def branches(self) -> dict[str, list[nn.Module]]:
+        """Per-frame branches and their modules (for per-frame training of each branch)."""
+        return {"reference": [self.backbone, self.feature_conv, self.head]}
+
+    def branch_logits(self, name: str, frame: torch.Tensor) -> torch.Tensor:
+        """Logits of one branch run on the frame alone."""
+        return self.forward_state(self.forward_key(frame), frame.shape[-2:])
 
     def forward_propagate(self, frame: torch.Tensor, state: dict) -> torch.Tensor:
         """Logits of a non-key frame warped in one step from `state`."""

@@ -65,3 +65,21 @@ def test_bad_freeze_or_objective_names_list_the_valid_ones(tiny_cfg, tmp_path):
     everything = ["backbone", "feature_conv", "flow_net", "head"]
     with pytest.raises(ConfigError, match="no parameter to train"):
         train(merge(tiny_cfg, {"train": {"freeze": everything}}), tmp_path, device="cpu", progress=False)
+
+
+def test_per_frame_with_the_reference_frozen_trains_the_update_branch_only(tiny_cfg, tiny_run, tmp_path):
+    reference = ["backbone", "feature_conv", "head"]
+    cfg = staged(tiny_cfg, {"output_stride": 8, "load_from": str(tiny_run / "best.pt")},
+                 {"objective": "per_frame", "freeze": reference})
+    train(cfg, tmp_path, device="cpu", progress=False)
+    before, ckpt = load_checkpoint(tiny_run / "best.pt")["model"], load_checkpoint(tmp_path / "last.pt")
+    for k, v in ckpt["model"].items():
+        if k.split(".")[0] in reference:
+            assert torch.equal(v, before[k]), k
+    model = model_from_config(cfg, 3)
+    trainable = sum(1 for m in ("update", "flow_net", "fusion") for _ in getattr(model, m).parameters())
+    stepped = len(ckpt["optimizer"]["state"])  # parameters that received a gradient
+    assert stepped == sum(1 for _ in model.update.parameters()) < trainable
+    with pytest.raises(ConfigError, match="every branch is frozen"):
+        train(merge(cfg, {"train": {"freeze": reference + ["update"]}}), tmp_path / "x", device="cpu",
+              progress=False)

@@ -40,11 +40,12 @@ def test_adaptive_policy_keeps_the_average_rate_and_follows_the_signal():
     keys = [p.is_key(rng.choice([0.0, 5.0])) for _ in range(1000)]
     assert abs(sum(keys) - 200) <= 2
     quiet, busy = AdaptivePolicy(5, 1.0), AdaptivePolicy(5, 1.0)
-    q = [quiet.is_key(0.0) for _ in range(30)]
-    b = [busy.is_key(5.0) for _ in range(30)]
-    assert q.index(True) == 9  # no motion: waits until the budget is full (2 keys' worth)
-    assert b.index(True) == 4  # motion: as soon as one key frame is affordable
-    assert abs(sum(q) - 6) <= 1 and sum(b) == 6
+    q = [i for i in range(30) if quiet.is_key(0.0)]
+    b = [i for i in range(30) if busy.is_key(5.0)]
+    assert q[0] == 9  # no motion: waits until the budget is full (2 keys' worth)
+    assert b[0] == 2  # motion: as soon as half a key frame is saved up, then every 5 frames
+    assert [j - i for i, j in zip(b, b[1:])] == [5] * (len(b) - 1)
+    assert abs(len(q) - 6) <= 1 and len(b) == 6
 
 
 def test_adaptive_stream_reuses_its_flow_for_the_warp():

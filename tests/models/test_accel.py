@@ -85,8 +85,9 @@ def test_training_forward_uses_reference_at_offset_0_and_fusion_elsewhere():
 def test_per_frame_gives_each_branch_on_its_own():
     model = accel()
     frame = torch.rand(1, 3, 64, 64)
+    assert list(model.branches()) == ["reference", "update"]
     with torch.no_grad():
-        ref, upd = model.per_frame(frame)
+        ref, upd = (model.branch_logits(n, frame) for n in model.branches())
         assert torch.allclose(ref, model.forward_state(model.forward_key(frame), (64, 64)))
         assert torch.allclose(upd, model.update_logits(frame))
 

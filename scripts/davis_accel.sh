@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Issue-3 table on DAVIS-2016 mini val (temporal split, short side 240): per-frame model, DFF
+# k=5 with each flow network, Accel score fusion k=5 (update branch ResNet-18) and the fixed vs
+# adaptive key-frame policies at the same key rate. Needs the DFF run of
+# scripts/davis_reference.sh in $RUN/davis_r18_s16. About 30 minutes on 2 CPU cores.
+set -euo pipefail
+RUN=${RUN:-runs}
+DFF=configs/davis/dff_r18_s16_temporal.yaml
+S1=configs/davis/accel_r18_stage1_update.yaml
+S2=configs/davis/accel_r18_stage2_fusion.yaml
+CK=$RUN/davis_r18_s16/best.pt
+OUT=$RUN/table
+SIZE=240x427  # the eval frames' size (DAVIS 854x480 at short side 240)
+mkdir -p "$OUT"
+
+dff train "$S1" --work-dir "$RUN/accel_r18_stage1" model.load_from="$CK"
+dff train "$S2" --work-dir "$RUN/accel_r18_stage2" model.load_from="$RUN/accel_r18_stage1/best.pt"
+
+dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --policy fixed --policy adaptive --json "$OUT/dff_flownets_lite.json"
+dff bench "$DFF" --size $SIZE --key-intervals 1,5 --json "$OUT/dff_flownets_lite.bench.json"
+for flow in dis zero raft_small; do
+  dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --json "$OUT/dff_$flow.json" model.flow=$flow
+  dff bench "$DFF" --size $SIZE --key-intervals 1,5 --json "$OUT/dff_$flow.bench.json" model.flow=$flow
+done
+dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --json "$OUT/dff_chained.json" model.propagation=chained
+dff eval "$S2" --checkpoint "$RUN/accel_r18_stage2/best.pt" --key-interval 5 --policy fixed --policy adaptive \
+  --json "$OUT/accel.json"
+dff bench "$S2" --size $SIZE --key-intervals 1,5 --json "$OUT/accel.bench.json"
+
+python scripts/results_table.py \
+  "per-frame ResNet-18 s16=$OUT/dff_flownets_lite.json:$OUT/dff_flownets_lite.bench.json:per_frame" \
+  "DFF k=5, flownets_lite=$OUT/dff_flownets_lite.json:$OUT/dff_flownets_lite.bench.json:mean" \
+  "DFF k=5, dis=$OUT/dff_dis.json:$OUT/dff_dis.bench.json:mean" \
+  "DFF k=5, zero (copy)=$OUT/dff_zero.json:$OUT/dff_zero.bench.json:mean" \
+  "DFF k=5, raft_small (untrained)=$OUT/dff_raft_small.json:$OUT/dff_raft_small.bench.json:mean" \
+  "DFF k=5, flownets_lite, chained=$OUT/dff_chained.json:$OUT/dff_flownets_lite.bench.json:mean" \
+  "DFF fixed k=5 (stream)=$OUT/dff_flownets_lite.json:$OUT/dff_flownets_lite.bench.json:fixed" \
+  "DFF adaptive, rate 1/5 (stream)=$OUT/dff_flownets_lite.json:$OUT/dff_flownets_lite.bench.json:adaptive" \
+  "Accel score fusion k=5, update R18=$OUT/accel.json:$OUT/accel.bench.json:mean" \
+  "Accel fixed k=5 (stream)=$OUT/accel.json:$OUT/accel.bench.json:fixed" \
+  "Accel adaptive, rate 1/5 (stream)=$OUT/accel.json:$OUT/accel.bench.json:adaptive" \
+  | tee "$OUT/table.md"
