@@ -11,12 +11,14 @@ S2=configs/davis/accel_r18_stage2_fusion.yaml
 CK=$RUN/davis_r18_s16/best.pt
 OUT=$RUN/table
 SIZE=240x427  # the eval frames' size (DAVIS 854x480 at short side 240)
+THR=0.2       # adaptive threshold giving the fixed policy's key rate on val (scripts/adaptive_sweep.py)
 mkdir -p "$OUT"
 
 dff train "$S1" --work-dir "$RUN/accel_r18_stage1" model.load_from="$CK"
 dff train "$S2" --work-dir "$RUN/accel_r18_stage2" model.load_from="$RUN/accel_r18_stage1/best.pt"
 
-dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --policy fixed --policy adaptive --json "$OUT/dff_flownets_lite.json"
+dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --policy fixed --policy adaptive --json "$OUT/dff_flownets_lite.json" \
+  model.key_threshold=$THR
 dff bench "$DFF" --size $SIZE --key-intervals 1,5 --json "$OUT/dff_flownets_lite.bench.json"
 for flow in dis zero raft_small; do
   dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --json "$OUT/dff_$flow.json" model.flow=$flow
@@ -24,7 +26,7 @@ for flow in dis zero raft_small; do
 done
 dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --json "$OUT/dff_chained.json" model.propagation=chained
 dff eval "$S2" --checkpoint "$RUN/accel_r18_stage2/best.pt" --key-interval 5 --policy fixed --policy adaptive \
-  --json "$OUT/accel.json"
+  --json "$OUT/accel.json" model.key_threshold=$THR
 dff bench "$S2" --size $SIZE --key-intervals 1,5 --json "$OUT/accel.bench.json"
 
 python scripts/results_table.py \

@@ -4,8 +4,10 @@ import torch
 from dff.models import BACKBONES, build_backbone
 
 
-@pytest.mark.parametrize("name,channels", [("resnet18", 512), ("resnet50", 2048)])
-@pytest.mark.parametrize("stride", [8, 16, 32])
+@pytest.mark.parametrize("name,channels,stride",
+                         [(n, c, s) for n, c in (("resnet18", 512), ("resnet50", 2048)) for s in (8, 16, 32)]
+                         + [(n, c, s) for n, c in (("mobilenet_v3_large", 960), ("mobilenet_v3_small", 576))
+                            for s in (16, 32)])
 def test_output_stride_and_channels(name, channels, stride):
     net = build_backbone(name, stride).eval()
     with torch.no_grad():
@@ -43,13 +45,7 @@ def test_pretrained_weights_unreachable_give_a_clear_error(monkeypatch):
         build_backbone("resnet18", 8, pretrained=True)
 
 
-@pytest.mark.parametrize("name,channels", [("mobilenet_v3_large", 960), ("mobilenet_v3_small", 576)])
-@pytest.mark.parametrize("stride", [16, 32])
-def test_mobilenet_output_stride_and_channels(name, channels, stride):
-    net = build_backbone(name, stride).eval()
-    with torch.no_grad():
-        out = net(torch.rand(1, 3, 64, 96))
-    assert net.out_channels == channels
-    assert out.shape == (1, channels, 64 // stride, 96 // stride)
+@pytest.mark.parametrize("name", ["mobilenet_v3_large", "mobilenet_v3_small"])
+def test_mobilenet_refuses_output_stride_8(name):
     with pytest.raises(ValueError, match="output_stride must be 16 or 32"):
         build_backbone(name, 8)
