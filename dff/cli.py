@@ -18,7 +18,9 @@ def cmd_train(args) -> None:
     cfg = _config(args)
     work_dir = args.work_dir or Path("runs") / Path(args.config).stem
     res = train(cfg, work_dir, device=args.device)
-    print(f"best DFF mean mIoU {res['best_mean_miou']:.4f}; checkpoints in {res['work_dir']}")
+    what = ("per-frame mIoU (averaged with the update branch alone for accel)" if res["objective"] == "per_frame"
+            else "mean mIoU over key distances")
+    print(f"best val {what}: {res['best_metric']:.4f}; checkpoints in {res['work_dir']}")
 
 
 def cmd_eval(args) -> None:

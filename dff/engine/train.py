@@ -144,5 +144,5 @@ def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool 
         if done % tc["save_every"] == 0 or done == tc["iters"]:
             save_checkpoint(checkpoint(done, best), work_dir / "last.pt")
     log.close()
-    return {"work_dir": str(work_dir), "best_mean_miou": best, "last_val": last_val,
+    return {"work_dir": str(work_dir), "best_metric": best, "objective": tc["objective"], "last_val": last_val,
             "train_seconds": round(time.time() - t0, 1)}
