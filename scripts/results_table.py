@@ -14,7 +14,7 @@ import sys
 
 def row(spec: str) -> tuple[str, float, float, str]:
     """(label, mIoU, throughput ratio, note) of one LABEL=EVAL:BENCH:METRIC spec."""
-    label, rest = spec.split("=", 1)
+    label, rest = spec.rsplit("=", 1)  # labels may hold "=" (k=5), paths not
     ev_path, bench_path, metric = rest.rsplit(":", 2)
     ev, bench = json.load(open(ev_path)), json.load(open(bench_path))
     t_key, t_prop = bench["key_seconds"], bench["propagate_seconds"]
