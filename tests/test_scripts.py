@@ -22,3 +22,12 @@ def test_results_table_throughput_follows_key_rate_and_module_times(tmp_path):
     assert [c.strip() for c in rows["k5"]] == ["0.7600", "95.0%", f"{1 / (0.2 + 0.8 * 0.2):.2f}x"]
     assert rows["fx"][2].strip() == f"{1 / (0.25 + 0.75 * 0.2):.2f}x"
     assert rows["ad"][2].strip() == f"{1 / (0.25 * 1.1 + 0.75 * 0.2):.2f}x"
+
+
+def test_flow_vs_truth_reports_errors_against_the_ground_truth(tiny_run):
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "flow_vs_truth.py"), str(tiny_run / "config.yaml"),
+                          str(tiny_run / "best.pt"), "--pairs", "3:2,5:2"],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    lines = [l for l in out.splitlines() if l.startswith("current")]
+    assert len(lines) == 2 and "current 5 key 2" in lines[1]
+    assert "learned EPE" in lines[0] and "dis EPE" in lines[0] and "truth" in lines[0]
