@@ -53,6 +53,7 @@ DEFAULTS: dict = {
         "update_backbone": "resnet18",  # accel: update branch (resnet18/34/50, mobilenet_v3_large/small)
         "update_output_stride": 16,
         "update_channels": 128,
+        "update_kernel": 3,          # accel: update feature conv 3x3 or 1x1
         "fusion": "score",           # accel: score (2C -> C 1x1 conv) | feature (concat, 1x1, shared head)
         "load_from": None,           # checkpoint path (or list, later ones win) to initialise weights
     },

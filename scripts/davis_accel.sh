@@ -2,7 +2,7 @@
 # Issue-3 table on DAVIS-2016 mini val (temporal split, short side 240): per-frame model, DFF
 # k=5 with each flow network, Accel score fusion k=5 (update branch ResNet-18) and the fixed vs
 # adaptive key-frame policies at the same key rate. Needs the DFF run of
-# scripts/davis_reference.sh in $RUN/davis_r18_s16. About 30 minutes on 2 CPU cores.
+# scripts/davis_reference.sh in $RUN/davis_r18_s16. About 60 minutes on 2 CPU cores.
 set -euo pipefail
 RUN=${RUN:-runs}
 DFF=configs/davis/dff_r18_s16_temporal.yaml
@@ -16,6 +16,10 @@ mkdir -p "$OUT"
 
 dff train "$S1" --work-dir "$RUN/accel_r18_stage1" model.load_from="$CK"
 dff train "$S2" --work-dir "$RUN/accel_r18_stage2" model.load_from="$RUN/accel_r18_stage1/best.pt"
+# the same two stages with a MobileNetV3-small update branch (stride 32, 1x1 feature conv)
+MNV3="model.update_backbone=mobilenet_v3_small model.update_output_stride=32 model.update_kernel=1"
+dff train "$S1" --work-dir "$RUN/accel_mnv3s_stage1" $MNV3 model.load_from="$CK"
+dff train "$S2" --work-dir "$RUN/accel_mnv3s_stage2" $MNV3 model.load_from="$RUN/accel_mnv3s_stage1/best.pt"
 
 dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --policy fixed --policy adaptive --json "$OUT/dff_flownets_lite.json" \
   model.key_threshold=$THR
@@ -28,6 +32,9 @@ dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --json "$OUT/dff_chained.jso
 dff eval "$S2" --checkpoint "$RUN/accel_r18_stage2/best.pt" --key-interval 5 --policy fixed --policy adaptive \
   --json "$OUT/accel.json" model.key_threshold=$THR
 dff bench "$S2" --size $SIZE --key-intervals 1,5 --json "$OUT/accel.bench.json"
+dff eval "$S2" --checkpoint "$RUN/accel_mnv3s_stage2/best.pt" --key-interval 5 --policy fixed --policy adaptive \
+  --json "$OUT/accel_mnv3s.json" $MNV3 model.key_threshold=$THR
+dff bench "$S2" --size $SIZE --key-intervals 1,5 --json "$OUT/accel_mnv3s.bench.json" $MNV3
 
 python scripts/results_table.py \
   "per-frame ResNet-18 s16=$OUT/dff_flownets_lite.json:$OUT/dff_flownets_lite.bench.json:per_frame" \
@@ -41,4 +48,7 @@ python scripts/results_table.py \
   "Accel score fusion k=5, update R18=$OUT/accel.json:$OUT/accel.bench.json:mean" \
   "Accel fixed k=5 (stream)=$OUT/accel.json:$OUT/accel.bench.json:fixed" \
   "Accel adaptive, rate 1/5 (stream)=$OUT/accel.json:$OUT/accel.bench.json:adaptive" \
+  "Accel score fusion k=5, update MobileNetV3-small=$OUT/accel_mnv3s.json:$OUT/accel_mnv3s.bench.json:mean" \
+  "Accel MobileNetV3-small fixed k=5 (stream)=$OUT/accel_mnv3s.json:$OUT/accel_mnv3s.bench.json:fixed" \
+  "Accel MobileNetV3-small adaptive (stream)=$OUT/accel_mnv3s.json:$OUT/accel_mnv3s.bench.json:adaptive" \
   | tee "$OUT/table.md"

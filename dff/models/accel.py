@@ -20,14 +20,18 @@ class UpdateBranch(nn.Module):
         output_stride: backbone output stride.
         feat_channels: channels of its feature conv (what feature fusion concatenates).
         pretrained: load ImageNet weights into the backbone.
+        kernel_size: of the feature conv, 3 or 1 (1 keeps a light backbone's branch light: a 3x3
+            conv from MobileNetV3's 960 channels costs more than the backbone itself).
     """
 
     def __init__(self, backbone: str = "resnet18", num_classes: int = 2, output_stride: int = 16,
-                 feat_channels: int = 128, pretrained: bool = False):
+                 feat_channels: int = 128, pretrained: bool = False, kernel_size: int = 3):
         super().__init__()
+        if kernel_size not in (1, 3):
+            raise ValueError(f"update branch kernel_size must be 1 or 3, got {kernel_size}")
         self.backbone = build_backbone(backbone, output_stride, pretrained)
         self.feature_conv = nn.Sequential(
-            nn.Conv2d(self.backbone.out_channels, feat_channels, 3, padding=1, bias=False),
+            nn.Conv2d(self.backbone.out_channels, feat_channels, kernel_size, padding=kernel_size // 2, bias=False),
             nn.BatchNorm2d(feat_channels), nn.ReLU(inplace=True))
         self.head = SegHead(feat_channels, num_classes)
         self.feat_channels = feat_channels

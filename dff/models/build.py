@@ -35,7 +35,7 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
                 dis_preset: str = "fast", feat_channels: int = 256, scale_field: bool = True,
                 pretrained: str | None = None, padding_mode: str = "border",
                 propagation: str = "direct", arch: str = "dff", update_backbone: str = "resnet18",
-                update_output_stride: int = 16, update_channels: int = 128,
+                update_output_stride: int = 16, update_channels: int = 128, update_kernel: int = 3,
                 fusion: str = "score") -> DFFSegmenter:
     """Assemble a DFFSegmenter, or an AccelSegmenter when arch is "accel".
 
@@ -56,6 +56,7 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
         update_backbone: accel: the update branch's backbone (one of BACKBONES).
         update_output_stride: accel: its output stride.
         update_channels: accel: its feature channels.
+        update_kernel: accel: kernel size of its feature conv (3 or 1).
         fusion: accel: "score" or "feature".
     """
     if pretrained not in (None, "imagenet"):
@@ -68,7 +69,7 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
     if arch == "dff":
         return DFFSegmenter(net, flow_net, num_classes, feat_channels, padding_mode, propagation)
     update = UpdateBranch(update_backbone, num_classes, update_output_stride, update_channels,
-                          pretrained == "imagenet")
+                          pretrained == "imagenet", update_kernel)
     return AccelSegmenter(net, flow_net, update, num_classes, feat_channels, padding_mode, propagation,
                           fusion)
 

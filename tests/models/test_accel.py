@@ -92,6 +92,17 @@ def test_per_frame_gives_each_branch_on_its_own():
         assert torch.allclose(upd, model.update_logits(frame))
 
 
+def test_update_feature_conv_may_be_1x1():
+    model = accel(update_backbone="mobilenet_v3_small", update_output_stride=32, update_kernel=1)
+    assert model.update.feature_conv[0].kernel_size == (1, 1)
+    assert model.update.feature_conv[0].in_channels == 576
+    with torch.no_grad():
+        out = model.forward_propagate(torch.rand(1, 3, 64, 64), model.forward_key(torch.rand(1, 3, 64, 64)))
+    assert out.shape == (1, 3, 64, 64)
+    with pytest.raises(ValueError, match="kernel_size must be 1 or 3"):
+        accel(update_kernel=5)
+
+
 def test_unknown_names_list_the_valid_ones():
     with pytest.raises(ValueError, match="score, feature"):
         accel(fusion="sum")
