@@ -93,6 +93,11 @@ class MobileNetBackbone(nn.Module):
             raise ValueError(f"{name}: output_stride must be 16 or 32, got {output_stride}")
         builder, weights_enum, self.out_channels = MOBILENETS[name]
         net = _build(name, builder, weights_enum, pretrained, dilated=output_stride == 16)
+        for m in net.modules():
+            # torchvision uses BN momentum 0.01 (made for long ImageNet runs); after a short
+            # training the running statistics would still sit near their init and eval breaks.
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = 0.1
         self.output_stride = output_stride
         self.features = net.features
 

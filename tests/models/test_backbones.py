@@ -49,3 +49,8 @@ def test_pretrained_weights_unreachable_give_a_clear_error(monkeypatch):
 def test_mobilenet_refuses_output_stride_8(name):
     with pytest.raises(ValueError, match="output_stride must be 16 or 32"):
         build_backbone(name, 8)
+
+
+def test_mobilenet_batchnorm_statistics_follow_training_at_the_default_rate():
+    net = build_backbone("mobilenet_v3_small", 32)
+    assert {m.momentum for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)} == {0.1}
