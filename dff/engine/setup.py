@@ -95,7 +95,8 @@ def _summarise(keys: list[str], top: int = 6) -> str:
     """Keys grouped by top-level module, e.g. 'update (62), fusion (2)'."""
     groups: dict[str, int] = {}
     for k in keys:
-        groups[k.split(".")[0]] = groups.get(k.split(".")[0], 0) + 1
+        top_level = k.split(".")[0]
+        groups[top_level] = groups.get(top_level, 0) + 1
     return ", ".join(f"{g} ({n})" for g, n in list(groups.items())[:top])
 
 

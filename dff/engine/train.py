@@ -72,6 +72,8 @@ def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool 
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     tc, k = cfg["train"], cfg["model"]["key_interval"]
+    if tc["objective"] not in OBJECTIVES:  # before the minutes spent decoding the data
+        raise ConfigError(f"unknown train.objective {tc['objective']!r}; valid: {', '.join(OBJECTIVES)}")
     seed_everything(tc["seed"])
     dev = select_device(device)
     num_classes = num_classes_of(cfg)
@@ -85,8 +87,6 @@ def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool 
                         num_workers=tc["workers"], generator=torch.Generator().manual_seed(tc["seed"]))
     if len(loader) == 0:
         raise ValueError(f"train.batch_size {tc['batch_size']} exceeds the {len(dataset)} training samples")
-    if tc["objective"] not in OBJECTIVES:
-        raise ConfigError(f"unknown train.objective {tc['objective']!r}; valid: {', '.join(OBJECTIVES)}")
     model = model_from_config(cfg, num_classes)
     if cfg["model"]["load_from"]:
         (work_dir / "load_from.json").write_text(json.dumps(init_from(model, cfg["model"]["load_from"]), indent=1))

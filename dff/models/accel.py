@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .backbones import build_backbone
-from .dff import DFFSegmenter, SegHead
+from .dff import DFFSegmenter, SegHead, conv_bn_relu
 
 FUSIONS = ("score", "feature")
 
 
 class UpdateBranch(nn.Module):
-    """Cheap per-frame segmentation net run on every non-key frame: backbone, 3x3 conv, head.
+    """Cheap per-frame segmentation net run on every non-key frame: backbone, feature conv, head.
 
     Args:
         backbone: resnet18/34/50 or mobilenet_v3_large/small (torchvision).
@@ -30,9 +29,7 @@ class UpdateBranch(nn.Module):
         if kernel_size not in (1, 3):
             raise ValueError(f"update branch kernel_size must be 1 or 3, got {kernel_size}")
         self.backbone = build_backbone(backbone, output_stride, pretrained)
-        self.feature_conv = nn.Sequential(
-            nn.Conv2d(self.backbone.out_channels, feat_channels, kernel_size, padding=kernel_size // 2, bias=False),
-            nn.BatchNorm2d(feat_channels), nn.ReLU(inplace=True))
+        self.feature_conv = conv_bn_relu(self.backbone.out_channels, feat_channels, kernel_size)
         self.head = SegHead(feat_channels, num_classes)
         self.feat_channels = feat_channels
 
@@ -43,13 +40,6 @@ class UpdateBranch(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class scores of a normalised frame on the branch's own grid."""
         return self.head(self.features(x))
-
-
-def _resize(x: torch.Tensor, size) -> torch.Tensor:
-    """Bilinear resize to `size` (a no-op when it already fits)."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 def _identity_on_first(conv: nn.Conv2d, n: int) -> None:
@@ -95,7 +85,7 @@ class AccelSegmenter(DFFSegmenter):
     def update_output(self, frame: torch.Tensor, size) -> torch.Tensor:
         """What fusion takes from the update branch (scores or features), on the grid `size`."""
         x = self.normalize(frame)
-        return _resize(self.update(x) if self.fusion_mode == "score" else self.update.features(x), size)
+        return self.upsample(self.update(x) if self.fusion_mode == "score" else self.update.features(x), size)
 
     def fuse(self, feat: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
         """Fused class scores from warped reference features and the update branch's output."""

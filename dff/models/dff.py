@@ -11,6 +11,13 @@ from .backbones import IMAGENET_MEAN, IMAGENET_STD
 PROPAGATIONS = ("direct", "chained")
 
 
+def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Sequential:
+    """Feature conv (no bias: BatchNorm follows) + BatchNorm + ReLU, same spatial size."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
+        nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+
+
 class SegHead(nn.Module):
     """Task head on the (warped) DFF features: dropout + 1x1 classifier."""
 
@@ -55,9 +62,7 @@ class DFFSegmenter(nn.Module):
             raise ValueError(f"unknown propagation {propagation!r}; valid: {', '.join(PROPAGATIONS)}")
         self.propagation = propagation
         self.backbone = backbone
-        self.feature_conv = nn.Sequential(
-            nn.Conv2d(backbone.out_channels, feat_channels, 3, padding=1, bias=False),
-            nn.BatchNorm2d(feat_channels), nn.ReLU(inplace=True))
+        self.feature_conv = conv_bn_relu(backbone.out_channels, feat_channels)
         self.flow_net = flow_net
         self.head = SegHead(feat_channels, num_classes)
         self.padding_mode = padding_mode
