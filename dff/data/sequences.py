@@ -1,12 +1,12 @@
 """Video datasets as lists of clips: frame paths, label paths and the split's frame range."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
+
+from .labels import build_lut, identity_map, read_mapped
 
 SPLIT_MODES = ("temporal", "sequences")
 
@@ -91,55 +91,14 @@ def synthetic_clips(root: str | Path, split: str, split_mode: str = "sequences",
     return clips
 
 
-def read_mask(path: Path) -> np.ndarray:
-    """An 8-bit single-channel label image as stored (no palette or colour conversion)."""
-    m = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if m is None:
-        raise ValueError(f"{path}: unreadable label image")
-    if m.ndim != 2 or m.dtype != np.uint8:
-        raise ValueError(f"{path}: expected an 8-bit single-channel label, got shape {m.shape} {m.dtype}")
-    return m
-
-
 def davis_label(path: Path) -> np.ndarray:
     """DAVIS mask (0 background, 255 object) to class ids 0/1; anything else is an error."""
-    m = read_mask(path)
-    bad = np.setdiff1d(np.unique(m), [0, 255])
-    if bad.size:
-        raise ValueError(f"{path}: DAVIS masks hold 0 and 255 only, found {bad.tolist()[:8]}")
-    return (m == 255).astype(np.uint8)
+    return read_mapped(path, _DAVIS_LUT)
 
 
 def plain_label(path: Path, num_classes: int, ignore_index: int = 255) -> np.ndarray:
-    """Single-channel uint8 class-id PNG, validated against num_classes."""
-    m = read_mask(path)
-    vals = np.unique(m)
-    bad = vals[(vals >= num_classes) & (vals != ignore_index)]
-    if bad.size:
-        raise ValueError(f"{path}: label ids {bad.tolist()[:8]} outside [0, {num_classes}) "
-                         f"and not ignore_index {ignore_index}")
-    return m
+    """Single-channel class-id PNG, validated against num_classes."""
+    return read_mapped(path, build_lut(identity_map(num_classes, ignore_index), num_classes, ignore_index))
 
 
-def dataset_info(dataset: str, root: str | Path) -> dict:
-    """num_classes and class names of a dataset."""
-    if dataset == "davis":
-        return {"num_classes": 2, "class_names": ["background", "object"]}
-    if dataset == "synthetic":
-        meta = Path(root) / "synthetic.json"
-        if not meta.is_file():
-            raise FileNotFoundError(f"{meta}: missing (create the set with `dff make-synthetic`)")
-        info = json.loads(meta.read_text())
-        return {"num_classes": int(info["num_classes"]), "class_names": list(info["class_names"])}
-    raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
-
-
-DATASETS = {"davis": davis_clips, "synthetic": synthetic_clips}
-
-
-def build_clips(dataset: str, root: str | Path, split: str, split_mode: str,
-                train_fraction: float) -> list[Clip]:
-    """Clips of a dataset split by dataset name."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
-    return DATASETS[dataset](root, split, split_mode, train_fraction)
+_DAVIS_LUT = build_lut({0: 0, 255: 1}, 2)

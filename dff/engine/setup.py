@@ -1,13 +1,13 @@
 """From a config dict to the objects train/eval/infer need."""
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import torch
 
 from ..data.datasets import FrameStore
-from ..data.sequences import build_clips, dataset_info, davis_label, plain_label
+from ..data.labels import lut_reader
+from ..data.registry import build_clips, dataset_info, label_lut
 from ..data.flo import read_flo
 from ..models import build_model
 from ..models.flow_nets import OracleFlow
@@ -24,24 +24,36 @@ def select_device(name: str = "auto") -> torch.device:
 
 def num_classes_of(cfg: dict) -> int:
     """model.num_classes, or the dataset's class count when null."""
-    n = cfg["model"]["num_classes"]
-    return int(n) if n is not None else dataset_info(cfg["data"]["dataset"], cfg["data"]["root"])["num_classes"]
+    n, d = cfg["model"]["num_classes"], cfg["data"]
+    return int(n) if n is not None else dataset_info(d["dataset"], d["root"], d["num_classes"])["num_classes"]
+
+
+def clips_of(cfg: dict, split: str) -> list:
+    """Clips of a split of the configured dataset (context_frames null: key_interval - 1)."""
+    d = cfg["data"]
+    context = d["context_frames"]
+    if context is None and d["dataset"] != "folder":
+        context = cfg["model"]["key_interval"] - 1
+    return build_clips(d["dataset"], d["root"], split, d["split_mode"], d["train_fraction"], context,
+                       d["cityscapes_labels"])
+
+
+def label_reader_of(cfg: dict):
+    """path -> uint8 class ids for the configured dataset, validating every value."""
+    d = cfg["data"]
+    return lut_reader(label_lut(d["dataset"], num_classes_of(cfg), d["ignore_index"], d["label_map"],
+                                d["cityscapes_labels"]))
 
 
 def load_split(cfg: dict, split: str) -> FrameStore:
     """Decode a split of the configured dataset into memory."""
     d = cfg["data"]
-    clips = build_clips(d["dataset"], d["root"], split, d["split_mode"], d["train_fraction"])
-    if d["dataset"] == "davis":
-        reader = davis_label
-    else:
-        reader = partial(plain_label, num_classes=num_classes_of(cfg), ignore_index=d["ignore_index"])
-    return FrameStore(clips, d["short_side"], reader, d["ignore_index"])
+    return FrameStore(clips_of(cfg, split), d["short_side"], label_reader_of(cfg), d["ignore_index"])
 
 
 def model_from_config(cfg: dict, num_classes: int):
     """DFFSegmenter from the config's model section."""
-    skip = ("key_interval", "key_policy", "key_threshold", "num_classes", "load_from")
+    skip = ("key_interval", "key_policy", "key_threshold", "key_signal", "num_classes", "load_from")
     kwargs = {k: v for k, v in cfg["model"].items() if k not in skip}
     return build_model(num_classes=num_classes, **kwargs)
 

@@ -1,18 +1,11 @@
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from dff.data.sequences import (
-    build_clips,
-    dataset_info,
-    davis_clips,
-    davis_label,
-    plain_label,
-    synthetic_clips,
-)
+from dff.data.registry import build_clips
+from dff.data.sequences import davis_clips, davis_label, plain_label, synthetic_clips
 from dff.data.synthetic import write_synthetic
 
 REAL_DAVIS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "davis2016-mini"
@@ -85,15 +78,6 @@ def test_sequences_split_uses_lists_and_full_ranges(davis):
         clips = davis_clips(davis, split, "sequences")
         assert [c.name for c in clips] == names
         assert all((c.start, c.end) == (0, SEQS[c.name]) == (0, len(c.frames)) for c in clips)
-
-
-def test_build_clips_dispatches_and_rejects_unknown(davis):
-    clips = build_clips("davis", davis, "val", "sequences", 0.6)
-    assert [c.name for c in clips] == ["beta"]
-    with pytest.raises(ValueError, match="unknown dataset 'kitti'.*davis, synthetic"):
-        build_clips("kitti", davis, "train", "temporal", 0.6)
-    with pytest.raises(ValueError, match="unknown dataset 'kitti'.*davis, synthetic"):
-        dataset_info("kitti", davis)
 
 
 def test_unknown_split_mode_and_split_raise(davis):
@@ -170,14 +154,6 @@ def test_synthetic_clips_missing_split_raises(synth, tmp_path):
         synthetic_clips(synth, "test")
     with pytest.raises(FileNotFoundError):
         synthetic_clips(tmp_path / "nothing", "train", "temporal")
-
-
-def test_dataset_info(synth, tmp_path):
-    assert dataset_info("synthetic", synth) == {"num_classes": 3, "class_names": ["background", "class1", "class2"]}
-    assert json.loads((synth / "synthetic.json").read_text())["num_classes"] == 3
-    assert dataset_info("davis", tmp_path)["num_classes"] == 2
-    with pytest.raises(FileNotFoundError, match="synthetic.json"):
-        dataset_info("synthetic", tmp_path)
 
 
 @pytest.mark.skipif(not REAL_DAVIS.is_dir(), reason=f"real DAVIS-2016 mini set not found at {REAL_DAVIS}")

@@ -1,0 +1,50 @@
+"""Dataset checks for `dff check-data`: counts, label values found and every problem listed."""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from .labels import map_raw, read_label_image
+from .sequences import Clip
+
+
+def image_size(path) -> tuple[int, int]:
+    """(h, w) of an image from its header, naming the file when unreadable."""
+    try:
+        with Image.open(path) as img:
+            return img.height, img.width
+    except (OSError, SyntaxError) as e:
+        raise ValueError(f"{path}: unreadable image ({e})") from e
+
+
+def check_clips(clips: list[Clip], lut: np.ndarray) -> dict:
+    """Frames and labels of a split's clips: counts, raw label values found, problems.
+
+    Each frame in a clip's range is opened (header only); each label is decoded, mapped through
+    lut and compared in size with its frame. Frames shared by overlapping clips count once.
+    """
+    frames, labels, values, problems = set(), set(), set(), []
+    for clip in clips:
+        for i in range(clip.start, clip.end):
+            frame, label = clip.frames[i], clip.labels[i]
+            try:
+                size = image_size(frame) if frame not in frames else None
+                frames.add(frame)
+                if label is None or label in labels:
+                    continue
+                labels.add(label)
+                raw = read_label_image(label)
+                values.update(np.unique(raw).tolist())
+                size = size or image_size(frame)
+                if raw.shape != size:
+                    problems.append(f"{label}: label size {raw.shape} differs from frame size {size} ({frame})")
+                map_raw(raw, lut, label)
+            except ValueError as e:
+                problems.append(str(e))
+    return {"frames": len(frames), "labels": len(labels), "values": sorted(values), "problems": problems}
+
+
+def format_values(values: list[int], limit: int = 40) -> str:
+    """Label values as a short list."""
+    text = ", ".join(map(str, values[:limit]))
+    return f"[{text}{', ...' if len(values) > limit else ''}] ({len(values)} distinct)"
