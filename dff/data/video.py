@@ -1,4 +1,4 @@
-"""Streaming video I/O: read files, frame folders, globs or webcams; write mp4 atomically."""
+"""Streaming video input: files, frame folders, globs or webcams (the writer is in video_writer)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,28 @@ import glob
 import math
 import os
 import re
-import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
 DEFAULT_FPS = 25.0
+# Decoding may stop this short of the declared duration (last-frame timestamp quirks, an
+# audio track a little longer than the video) before a file counts as truncated.
+TRUNCATION_SLACK_S = 0.5
+FPS_PROBE_FRAMES = 9  # frames whose timestamps set a file's frame rate
 
 
 class VideoError(ValueError):
     """A video source or output that cannot be read, decoded or verified."""
+
+
+class VideoTruncatedError(VideoError):
+    """A video file whose decoding stopped before the end its container declares."""
 
 
 def natural_key(s: str) -> list[int | str]:
@@ -43,19 +52,37 @@ def _read_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-class VideoReader:
-    """Iterate RGB uint8 frames of a video file, image folder, glob pattern or webcam index."""
+class Frame(NamedTuple):
+    """One decoded frame: 0-based index, presentation time in seconds, RGB uint8 (H, W, 3)."""
 
-    def __init__(self, source: str | os.PathLike | int, on_size_change: str = "raise") -> None:
+    index: int
+    timestamp_s: float
+    rgb: np.ndarray
+
+
+class VideoReader:
+    """Stream RGB uint8 frames of a video file, image folder, glob pattern or webcam index.
+
+    Iterating yields frames; `frames()` yields `Frame`s with index and timestamp (the stream's
+    presentation time for files and webcams, index / fps for image sequences). A file whose
+    decoding stops short of the duration its container declares is truncated: what decodes is
+    yielded, a warning says how many frames came out, then VideoTruncatedError is raised unless
+    allow_truncated. Frame counts come from decoding, never from the header.
+    """
+
+    def __init__(self, source: str | os.PathLike | int, on_size_change: str = "raise",
+                 allow_truncated: bool = False) -> None:
         if on_size_change not in ("raise", "resize"):
             raise ValueError(f"on_size_change must be 'raise' or 'resize', got {on_size_change!r}")
-        self.on_size_change = on_size_change
+        self.on_size_change, self.allow_truncated = on_size_change, allow_truncated
         self._target: str | int = source if isinstance(source, int) else os.fspath(source)
         self.source = str(self._target)
         self._name = f"webcam {source}" if isinstance(source, int) else self.source
         self._files = self._resolve()
         self.frames_read = 0
-        self.fps = DEFAULT_FPS
+        self.fps = DEFAULT_FPS  # rate of the decoded frames (what a writer should use)
+        self.header_fps = DEFAULT_FPS  # the container's rate: the unit of header_frames
+        self.header_frames: int | None = None  # the container's claim, a hint only
         # Size comes from a decoded frame: container headers can disagree with the stream.
         first = self._probe()
         self.size: tuple[int, int] = (first.shape[0], first.shape[1])
@@ -87,147 +114,94 @@ class VideoReader:
         cap = cv2.VideoCapture(self._target)
         if not cap.isOpened():
             cap.release()
-            raise VideoError(f"{self._name}: OpenCV cannot open it; decodes no frames")
+            raise VideoError(f"{self._name}: OpenCV cannot open it (not a video, or cut before its "
+                             "index); decodes no frames")
         return cap
 
     def _probe(self) -> np.ndarray:
-        """Decode the first frame (and fps for captures) without keeping the source open."""
+        """Decode the first frame (and fps, header frame count for captures), then close."""
         if self._files is not None:
             return _read_image(self._files[0])
-        cap = self._open()
+        cap, times = self._open(), []
         try:
-            fps = cap.get(cv2.CAP_PROP_FPS)
+            fps, count = cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)
             ok, frame = cap.read()
+            # A file's first frames' timestamps give its real rate (webcams just stream).
+            while ok and not isinstance(self._target, int) and len(times) < FPS_PROBE_FRAMES:
+                times.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+                ok = cap.grab()
         finally:
             cap.release()
-        if not ok or frame is None:
+        if frame is None:
             raise VideoError(f"{self._name}: decodes no frames")
-        self.fps = float(fps) if math.isfinite(fps) and fps > 0 else DEFAULT_FPS
+        self.fps = self.header_fps = float(fps) if math.isfinite(fps) and fps > 0 else DEFAULT_FPS
+        if not isinstance(self._target, int) and math.isfinite(count) and count > 0:
+            self.header_frames = int(count)
+        step = float(np.median(np.diff(times))) if len(times) > 2 else 0.0
+        if step > 0 and abs(step * self.fps - 1) > 0.01:  # e.g. 25 fps stored on a 50 fps clock
+            self.fps = round(1.0 / step, 3)
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
-    def _raw_frames(self) -> Iterator[np.ndarray]:
-        """Yield RGB frames in stream order, one at a time, re-opening the source each call."""
+    def _raw_frames(self) -> Iterator[tuple[float, np.ndarray]]:
+        """Yield (timestamp_s, RGB frame) in stream order, re-opening the source each call."""
         if self._files is not None:
-            for path in self._files:
-                yield _read_image(path)
+            for i, path in enumerate(self._files):
+                yield i / self.fps, _read_image(path)
             return
-        cap = self._open()
+        cap, last = self._open(), -math.inf
         try:
             while True:
                 ok, frame = cap.read()
                 if not ok or frame is None:
-                    return
-                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                    break
+                t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+                # Some streams report 0 for the final frame; time never runs backwards.
+                last = t if math.isfinite(t) and t > last else max(last, 0.0) + 1.0 / self.fps
+                yield last, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         finally:
             cap.release()
+        self._check_complete(last)
 
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """Yield frames of self.size, counting them in frames_read."""
+    def _check_complete(self, last_s: float) -> None:
+        """Warn, then raise unless allow_truncated, when decoding stopped before the declared end."""
+        if self.header_frames is None:
+            return
+        declared, covered = self.header_frames / self.header_fps, last_s + 1.0 / self.fps
+        # Time, not frame counts: a header's count may tick at a finer rate than the frames
+        # actually stored (the pedestrians AVI claims 682 at 50 fps, stores 341 spanning 13.6 s).
+        if declared - covered <= max(TRUNCATION_SLACK_S, 0.01 * declared, 2.0 / self.fps):
+            return
+        msg = (f"{self._name}: truncated, {self.frames_read} frames decoded; decoding stopped at "
+               f"{covered:.2f} s of the {declared:.2f} s its container declares")
+        warnings.warn(msg)
+        if not self.allow_truncated:
+            raise VideoTruncatedError(f"{msg} (allow_truncated=True or --allow-truncated keeps them)")
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield Frames of self.size, counting them in frames_read."""
         self.frames_read = 0
         h, w = self.size
-        for frame in self._raw_frames():
+        for t, frame in self._raw_frames():
             if frame.shape[:2] != (h, w):
                 if self.on_size_change != "resize":
                     raise VideoError(f"{self._name}: frame {self.frames_read} has size "
                                      f"{frame.shape[:2]}, expected {self.size} (first frame)")
                 frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR)
             self.frames_read += 1
-            yield frame
+            yield Frame(self.frames_read - 1, t, frame)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Yield the RGB frames alone (see frames())."""
+        for f in self.frames():
+            yield f.rgb
 
     def __repr__(self) -> str:
         return f"VideoReader({self.source!r}, size={self.size}, fps={self.fps})"
 
 
-class VideoWriter:
-    """Write RGB frames to an mp4 (mp4v) via a temp file that replaces `path` only once verified."""
-
-    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int],
-                 overwrite: bool = False) -> None:
-        self.path = Path(path)
-        self.fps, self.size, self.overwrite = float(fps), (int(size[0]), int(size[1])), overwrite
-        if not (math.isfinite(self.fps) and self.fps > 0) or min(self.size) <= 0:
-            raise ValueError(f"{self.path}: need fps > 0 and positive (H, W), got {fps}, {size}")
-        if self.size[0] % 2 or self.size[1] % 2:  # mp4v silently crops odd sizes to even
-            raise ValueError(f"{self.path}: mp4v needs an even height and width, got {self.size}")
-        self._check_target()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Same directory so os.replace is an atomic rename; suffix tells cv2 the container.
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.tmp-", dir=self.path.parent,
-                                   suffix=self.path.suffix or ".mp4")
-        os.close(fd)
-        self._tmp = Path(tmp)
-        h, w = self.size
-        self._writer: cv2.VideoWriter | None = cv2.VideoWriter(
-            tmp, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-        self.frames_written = 0
-        if not self._writer.isOpened():
-            self.abort()
-            raise VideoError(f"{self.path}: OpenCV cannot open an mp4v writer")
-
-    def _check_target(self) -> None:
-        """Refuse to clobber an existing file unless overwrite was requested."""
-        if self.path.exists() and not self.overwrite:
-            raise FileExistsError(f"{self.path}: already exists; pass overwrite=True to replace it")
-
-    def write(self, frame_rgb: np.ndarray) -> None:
-        """Append one RGB uint8 frame of shape (H, W, 3) matching self.size."""
-        if self._writer is None:
-            raise ValueError(f"{self.path}: writer is closed")
-        if frame_rgb.shape != (*self.size, 3) or frame_rgb.dtype != np.uint8:
-            raise ValueError(f"{self.path}: frame has shape {frame_rgb.shape} dtype {frame_rgb.dtype},"
-                             f" expected {(*self.size, 3)} uint8")
-        self._writer.write(cv2.cvtColor(np.ascontiguousarray(frame_rgb), cv2.COLOR_RGB2BGR))
-        self.frames_written += 1
-
-    def abort(self) -> None:
-        """Release the encoder and delete the temp file, leaving `path` untouched."""
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-        self._tmp.unlink(missing_ok=True)
-
-    def _verify(self) -> None:
-        """Decode the temp file back; raise VideoError unless frame count and size match."""
-        if self.frames_written == 0:
-            raise VideoError(f"{self.path}: no frames were written")
-        try:
-            reader = VideoReader(self._tmp)
-            for _ in reader:
-                pass
-            n, size = reader.frames_read, reader.size
-        except VideoError as e:
-            raise VideoError(f"{self.path}: written video fails to decode ({e})") from e
-        if n != self.frames_written or size != self.size:
-            raise VideoError(f"{self.path}: wrote {self.frames_written} frames of {self.size} but "
-                             f"decoded {n} frames of {size}")
-
-    def close(self) -> None:
-        """Finish encoding, verify the result and move it onto `path` (idempotent)."""
-        if self._writer is None:
-            return
-        self._writer.release()
-        self._writer = None
-        try:
-            self._verify()
-            self._check_target()  # the path may have appeared while we were writing
-            os.replace(self._tmp, self.path)
-        except BaseException:
-            self.abort()
-            raise
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
-def count_frames(path: str | os.PathLike) -> int:
+def count_frames(path: str | os.PathLike, allow_truncated: bool = False) -> int:
     """Count frames by decoding them all (container frame counts are unreliable)."""
-    reader = VideoReader(path)
-    for _ in reader:
+    reader = VideoReader(path, allow_truncated=allow_truncated)
+    for _ in reader.frames():
         pass
     return reader.frames_read

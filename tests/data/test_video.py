@@ -1,12 +1,17 @@
-"""Tests for dff.data.video: readers over files/folders/globs, atomic mp4 writer, real clips."""
+"""Tests for dff.data.video and video_writer: readers over files/folders/globs, atomic writers, real clips."""
 
+import os
+import sys
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from dff.data.video import VideoError, VideoReader, VideoWriter, count_frames, natural_key
+from dff.data.video import (Frame, VideoError, VideoReader, VideoTruncatedError, count_frames,
+                            natural_key)
+from dff.data.video_writer import VideoWriter, default_codec
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "videos"
 H, W = 48, 64
@@ -21,9 +26,9 @@ def gradient(i: int, h: int = H, w: int = W) -> np.ndarray:
     return np.stack([r, g, b], -1).astype(np.uint8)
 
 
-def write_mp4(path: Path, n: int, fps: float = 10.0) -> Path:
+def write_mp4(path: Path, n: int, fps: float = 10.0, codec: str | None = None) -> Path:
     """Write n gradient frames to path via VideoWriter."""
-    with VideoWriter(path, fps, (H, W)) as w:
+    with VideoWriter(path, fps, (H, W), codec=codec) as w:
         for i in range(n):
             w.write(gradient(i))
     return path
@@ -43,8 +48,16 @@ def test_natural_key() -> None:
     assert sorted(["frame10", "frame2", "Frame1"], key=natural_key) == ["Frame1", "frame2", "frame10"]
 
 
-def test_mp4_roundtrip(tmp_path: Path) -> None:
-    path = write_mp4(tmp_path / "sub" / "clip.mp4", 12)
+@pytest.fixture(params=["mp4v", "h264"])
+def codec(request) -> str:
+    """Each writer backend; h264 needs PyAV."""
+    if request.param == "h264":
+        pytest.importorskip("av", reason="codec h264 needs PyAV (pip install 'dff[video]')")
+    return request.param
+
+
+def test_mp4_roundtrip(tmp_path: Path, codec: str) -> None:
+    path = write_mp4(tmp_path / "sub" / "clip.mp4", 12, codec=codec)
     r = VideoReader(path)
     assert (r.size, r.fps, r.source) == ((H, W), 10.0, str(path))
     frames = list(r)
@@ -109,48 +122,116 @@ def test_reader_errors(tmp_path: Path, kind: str) -> None:
         assert "decodes no frames" in str(e.value)
 
 
-def test_truncated_mp4(tmp_path: Path) -> None:
-    path = write_mp4(tmp_path / "full.mp4", 30)
+def cut(path: Path, fraction: float = 0.5) -> Path:
+    """Keep the first `fraction` of the file's bytes, as an interrupted copy would."""
     data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    # OpenCV's mp4 muxer puts the moov index at the end, so today half a file cannot be
-    # opened at all and raises; a partial decode is also acceptable, a full count never is.
-    try:
-        r = VideoReader(path)
-    except VideoError as e:
-        assert "decodes no frames" in str(e)
-        return
-    n = sum(1 for _ in r)
-    assert n == r.frames_read < 30
+    path.write_bytes(data[: int(len(data) * fraction)])
+    return path
 
 
-def test_writer_refuses_overwrite(tmp_path: Path) -> None:
-    path = write_mp4(tmp_path / "out.mp4", 3)
+def test_truncated_mp4v_cannot_open(tmp_path: Path) -> None:
+    # OpenCV's mp4 muxer writes the moov index last, so half a file has no index to open.
+    path = cut(write_mp4(tmp_path / "full.mp4", 30, codec="mp4v"))
+    with pytest.raises(VideoError, match=r"full.mp4: .*cut before its index"):
+        VideoReader(path)
+
+
+def test_truncated_h264_yields_what_decodes_then_raises(tmp_path: Path) -> None:
+    pytest.importorskip("av")
+    path = tmp_path / "cut.mp4"
+    with VideoWriter(path, 10, (H, W), codec="h264") as w:  # faststart: the index comes first
+        for i in range(30):  # noise, so every frame takes a similar share of the bytes
+            w.write(np.random.default_rng(i).integers(0, 256, (H, W, 3), dtype=np.uint8))
+    cut(path)
+    r, got = VideoReader(path), []
+    with pytest.warns(UserWarning, match=r"cut.mp4: truncated, \d+ frames decoded") as rec:
+        with pytest.raises(VideoTruncatedError, match="allow_truncated"):
+            for f in r.frames():
+                got.append(f.index)
+    assert 0 < len(got) == r.frames_read < 30 and got == list(range(len(got)))
+    assert f"truncated, {len(got)} frames decoded" in str(rec[0].message)
+    with pytest.warns(UserWarning, match="truncated"):
+        assert count_frames(path, allow_truncated=True) == len(got)
+
+
+def test_opens_but_decodes_nothing(tmp_path: Path) -> None:
+    pytest.importorskip("av")
+    path = write_mp4(tmp_path / "blank.mp4", 10, codec="h264")
+    data = bytearray(path.read_bytes())
+    start = data.index(b"mdat") + 4  # the index (before it) survives; the coded frames are zeroed
+    data[start:] = bytes(len(data) - start)
+    path.write_bytes(bytes(data))
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened()
+    cap.release()
+    with pytest.raises(VideoError, match="blank.mp4: decodes no frames"):
+        VideoReader(path)
+
+
+def test_frames_carry_index_and_timestamp(tmp_path: Path, codec: str) -> None:
+    frames = list(VideoReader(write_mp4(tmp_path / "t.mp4", 5, fps=10.0, codec=codec)).frames())
+    assert all(isinstance(f, Frame) for f in frames)
+    assert [f.index for f in frames] == list(range(5))
+    assert [f.timestamp_s for f in frames] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4], abs=1e-3)
+    for i in range(3):
+        save_png(tmp_path / f"{i}.png", solid(i))
+    assert [f.timestamp_s for f in VideoReader(tmp_path / "*.png").frames()] == [0.0, 0.04, 0.08]
+
+
+def test_h264_is_browser_playable(tmp_path: Path) -> None:
+    av = pytest.importorskip("av")
+    assert default_codec() == "h264"
+    path = write_mp4(tmp_path / "web.mp4", 20, fps=12.5)
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        assert (s.codec_context.name, s.codec_context.pix_fmt) == ("h264", "yuv420p")
+        assert (s.height, s.width, s.average_rate) == (H, W, 12.5)
+        assert sum(1 for p in c.demux(s) if p.size) == 20
+    data = path.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # faststart: plays while it downloads
+    assert count_frames(path) == 20
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's owner-only 0600
+
+
+def test_h264_without_pyav_is_refused_clearly(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "av", None)  # makes `import av` fail as if not installed
+    assert default_codec() == "mp4v"
+    with pytest.raises(VideoError, match=r"needs PyAV: pip install 'dff\[video\]'"):
+        VideoWriter(tmp_path / "x.mp4", 10, (H, W), codec="h264")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="codec must be one of"):
+        VideoWriter(tmp_path / "x.mp4", 10, (H, W), codec="vp9")
+
+
+def test_writer_refuses_overwrite(tmp_path: Path, codec: str) -> None:
+    path = write_mp4(tmp_path / "out.mp4", 3, codec=codec)
     before = path.read_bytes()
     with pytest.raises(FileExistsError, match="overwrite"):
-        VideoWriter(path, 10, (H, W))
+        VideoWriter(path, 10, (H, W), codec=codec)
     assert path.read_bytes() == before
-    with VideoWriter(path, 10, (H, W), overwrite=True) as w:
+    with VideoWriter(path, 10, (H, W), overwrite=True, codec=codec) as w:
         for i in range(5):
             w.write(gradient(i))
     assert count_frames(path) == w.frames_written == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
 
-def test_writer_bad_frames(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="even"):
-        VideoWriter(tmp_path / "odd.mp4", 10, (47, 64))
-    w = VideoWriter(tmp_path / "x.mp4", 10, (H, W))
+def test_writer_bad_frames(tmp_path: Path, codec: str) -> None:
+    with pytest.raises(ValueError, match=f"odd.mp4: {codec} needs an even height and width"):
+        VideoWriter(tmp_path / "odd.mp4", 10, (47, 64), codec=codec)
+    w = VideoWriter(tmp_path / "x.mp4", 10, (H, W), codec=codec)
     with pytest.raises(ValueError, match=r"\(48, 32, 3\).*\(48, 64, 3\)"):
         w.write(np.zeros((H, W // 2, 3), np.uint8))
     w.abort()
     assert list(tmp_path.iterdir()) == []
 
 
-def test_writer_exception_leaves_nothing(tmp_path: Path) -> None:
+def test_writer_exception_leaves_nothing(tmp_path: Path, codec: str) -> None:
     path = tmp_path / "crash.mp4"
     with pytest.raises(RuntimeError):
-        with VideoWriter(path, 10, (H, W)) as w:
+        with VideoWriter(path, 10, (H, W), codec=codec) as w:
             w.write(gradient(0))
             assert any(p.name.startswith(".crash.mp4.tmp-") for p in tmp_path.iterdir())
             raise RuntimeError("boom")
@@ -168,19 +249,36 @@ def test_writer_exception_keeps_existing(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def real_counts() -> dict[str, tuple[int, tuple[int, int]]]:
-    """Decode-count each real clip once per module."""
+def real_counts() -> dict[str, tuple]:
+    """Decode each real clip once per module: count, size, header claim, fps, last timestamp."""
     if not REAL.is_dir():
         pytest.skip(f"real test videos not found at {REAL}")
     out = {}
     for name in ("driving-960x540.mp4", "pedestrians-1280x720.avi"):
         r = VideoReader(REAL / name)
-        out[name] = (sum(1 for _ in r), r.size)
-        assert r.frames_read == out[name][0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a truncation warning would fail here
+            last = [f.timestamp_s for f in r.frames()][-1]
+        out[name] = (r.frames_read, r.size, r.header_frames, r.fps, round(last, 3))
     return out
 
 
-@pytest.mark.parametrize("name,n,size", [("driving-960x540.mp4", 221, (540, 960)),
-                                         ("pedestrians-1280x720.avi", 341, (720, 1280))])
-def test_real_videos(real_counts: dict, name: str, n: int, size: tuple[int, int]) -> None:
-    assert real_counts[name] == (n, size)
+# The AVI's header claims 682 frames at 50 fps but stores 341 (every other 1/50 s tick): the
+# decoded frames span the whole 13.64 s, so it is complete, not truncated, and plays at 25 fps.
+@pytest.mark.parametrize("name,expected", [
+    ("driving-960x540.mp4", (221, (540, 960), 221, 25.0, 8.8)),
+    ("pedestrians-1280x720.avi", (341, (720, 1280), 682, 25.0, 13.64))])
+def test_real_videos(real_counts: dict, name: str, expected: tuple) -> None:
+    assert real_counts[name] == expected
+
+
+@pytest.mark.parametrize("name", ["driving-960x540.mp4", "pedestrians-1280x720.avi"])
+def test_real_videos_cut_in_half_are_truncated(tmp_path: Path, name: str) -> None:
+    if not REAL.is_dir():
+        pytest.skip(f"real test videos not found at {REAL}")
+    data = (REAL / name).read_bytes()
+    path = tmp_path / name  # a cut copy in the test's temp dir; the original is only read
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.warns(UserWarning, match=rf"{name}: truncated, \d+ frames decoded"):
+        with pytest.raises(VideoTruncatedError):
+            count_frames(path)

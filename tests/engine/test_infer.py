@@ -1,8 +1,11 @@
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
-from dff.data.video import VideoReader, VideoWriter
+from dff.data.palettes import camvid_palette
+from dff.data.video import VideoReader
+from dff.data.video_writer import VideoWriter
 from dff.engine.infer import infer_video
 
 from conftest import SHARED
@@ -69,3 +72,66 @@ def test_real_video_frames_written_equal_frames_decoded(tiny_run, tiny_cfg, tmp_
                       tmp_path / "drive.mp4", key_interval=10, progress=False)
     assert res["frames_decoded"] == res["frames_written"] == 221
     assert res["size"] == [540, 960]
+
+
+@pytest.fixture()
+def folder(synthetic_root):
+    """The first val sequence: 8 frames of 48x64."""
+    return sorted((synthetic_root / "val").iterdir())[0] / "frames"
+
+
+def read_labels(folder) -> list[np.ndarray]:
+    """Class ids of every label PNG in a folder, in name order."""
+    return [np.array(Image.open(p)) for p in sorted(folder.iterdir())]
+
+
+def test_side_by_side_puts_the_colour_mask_right_of_the_frame(tiny_run, tiny_cfg, folder, tmp_path):
+    res = infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "sbs.mp4", mode="side-by-side",
+                      progress=False)
+    frames = list(VideoReader(tmp_path / "sbs.mp4"))
+    assert len(frames) == res["frames_written"] == 8 and frames[0].shape == (48, 128, 3)
+    inputs = list(VideoReader(folder))
+    left = max(np.abs(f[:, :64].astype(int) - x).mean() for f, x in zip(frames, inputs))
+    right = min(np.abs(f[:, 64:].astype(int) - x).mean() for f, x in zip(frames, inputs))
+    assert left < 12 and right > 3 * left, (left, right)  # lossy coding, but the frame is on the left
+
+
+def test_labels_are_palette_pngs_and_the_colour_video_draws_them(tiny_run, tiny_cfg, folder, tmp_path):
+    ckpt, labels_dir = tiny_run / "best.pt", tmp_path / "labels"
+    res = infer_video(tiny_cfg, ckpt, folder, labels_dir, mode="labels", palette="camvid", progress=False)
+    assert res["frames_written"] == 8 and res["palette"] == "camvid"
+    assert sorted(p.name for p in labels_dir.iterdir()) == [f"{i:05d}.png" for i in range(8)]
+    with Image.open(labels_dir / "00000.png") as im:
+        assert im.mode == "P" and im.size == (64, 48)
+        assert im.getpalette()[:33] == camvid_palette().reshape(-1).tolist()
+    ids = read_labels(labels_dir)
+    assert max(int(i.max()) for i in ids) < 3
+    infer_video(tiny_cfg, ckpt, folder, tmp_path / "c.mp4", mode="colour", palette="camvid", progress=False)
+    pal = camvid_palette()[:3].astype(int)
+    for frame, lab in zip(VideoReader(tmp_path / "c.mp4"), ids):  # nearest class colour, despite lossy coding
+        nearest = np.abs(frame[:, :, None].astype(int) - pal).sum(-1).argmin(-1)
+        assert (nearest == lab).mean() > 0.9
+
+
+def test_label_folders_are_not_replaced_unasked(tiny_run, tiny_cfg, folder, tmp_path):
+    ckpt, out = tiny_run / "best.pt", tmp_path / "labels"
+    infer_video(tiny_cfg, ckpt, folder, out, mode="labels", progress=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(FileExistsError, match="labels: already holds 8 entries; pass overwrite"):
+        infer_video(tiny_cfg, ckpt, folder, out, mode="labels", progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    (out / "00000.png").unlink()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="more than label PNGs \\(notes.txt\\)"):
+        infer_video(tiny_cfg, ckpt, folder, out, mode="labels", overwrite=True, progress=False)
+    (out / "notes.txt").unlink()
+    infer_video(tiny_cfg, ckpt, folder, out, mode="labels", overwrite=True, progress=False)
+    assert len(list(out.iterdir())) == 8 and sorted(p.name for p in tmp_path.iterdir()) == ["labels"]
+
+
+def test_bad_mode_and_flow_without_video_are_refused(tiny_run, tiny_cfg, folder, tmp_path):
+    with pytest.raises(ValueError, match="mode must be one of"):
+        infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "x", mode="heatmap")
+    with pytest.raises(ValueError, match="show_flow"):
+        infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "x", mode="labels", show_flow=True)
+    assert list(tmp_path.iterdir()) == []

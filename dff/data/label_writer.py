@@ -1,0 +1,114 @@
+"""Per-frame label maps as palette PNGs in a folder (00000.png, 00001.png, ...), written atomically.
+
+The PNGs hold class ids (mode "P", so viewers show the palette colours and readers get ids).
+They are written to a temp folder beside the target that replaces it only when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .palettes import png_palette
+
+
+def _check_replaceable(path: Path, overwrite: bool) -> None:
+    """Refuse a non-folder, a non-empty folder without overwrite, or one holding non-PNG files."""
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise FileExistsError(f"{path}: exists and is not a folder")
+    entries = list(path.iterdir())
+    if entries and not overwrite:
+        raise FileExistsError(f"{path}: already holds {len(entries)} entries; pass overwrite "
+                              "(--overwrite) to replace the folder")
+    others = [p.name for p in entries if not (p.is_file() and p.suffix.lower() == ".png")]
+    if others:  # overwrite replaces label folders, never a folder with anything else in it
+        raise FileExistsError(f"{path}: holds more than label PNGs ({', '.join(sorted(others)[:3])}"
+                              f"{', ...' if len(others) > 3 else ''}); not replacing it")
+
+
+class LabelPngWriter:
+    """Write (H, W) integer label maps as palette PNGs numbered by frame into `path`."""
+
+    def __init__(self, path: str | os.PathLike, palette: np.ndarray, size: tuple[int, int],
+                 overwrite: bool = False) -> None:
+        self.path, self.size, self.overwrite = Path(path), (int(size[0]), int(size[1])), overwrite
+        if len(palette) > 256:
+            raise ValueError(f"{self.path}: a PNG palette holds 256 colours, got {len(palette)}")
+        self._palette = png_palette(palette)
+        _check_replaceable(self.path, overwrite)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp: Path | None = self._sibling("tmp")
+        self._tmp.mkdir()  # plain mkdir, unlike mkdtemp, gives the umask's permissions
+        self.frames_written = 0
+
+    def _sibling(self, tag: str) -> Path:
+        """An unused hidden name beside `path` (same filesystem, so renames are atomic)."""
+        return self.path.parent / f".{self.path.name}.{tag}-{secrets.token_hex(4)}"
+
+    def write(self, labels: np.ndarray) -> None:
+        """Save one (H, W) label map with ids 0..255 as the next numbered PNG."""
+        if self._tmp is None:
+            raise ValueError(f"{self.path}: writer is closed")
+        if labels.shape != self.size or labels.min(initial=0) < 0 or labels.max(initial=0) > 255:
+            raise ValueError(f"{self.path}: labels have shape {labels.shape} and range "
+                             f"[{labels.min()}, {labels.max()}], expected {self.size} in 0..255")
+        img = Image.fromarray(labels.astype(np.uint8))
+        img.putpalette(self._palette)  # turns the "L" image into "P" with these colours
+        img.save(self._tmp / f"{self.frames_written:05d}.png")
+        self.frames_written += 1
+
+    def abort(self) -> None:
+        """Delete the temp folder, leaving `path` untouched."""
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _verify(self, tmp: Path) -> None:
+        """Every PNG is there and opens as a palette image of the expected size."""
+        files = sorted(tmp.iterdir())
+        if len(files) != self.frames_written or not files:
+            raise ValueError(f"{self.path}: wrote {self.frames_written} label PNGs, found {len(files)}")
+        for f in (files[0], files[-1]):
+            with Image.open(f) as im:
+                if im.mode != "P" or im.size[::-1] != self.size:
+                    raise ValueError(f"{f}: reads back as {im.mode} {im.size[::-1]}, expected P {self.size}")
+
+    def close(self) -> None:
+        """Verify the PNGs, then swap the temp folder in for `path` (idempotent)."""
+        if self._tmp is None:
+            return
+        try:
+            self._verify(self._tmp)
+            _check_replaceable(self.path, self.overwrite)  # it may have changed while we wrote
+            old = None
+            if self.path.exists():  # aside first, so a failed swap can put it back
+                old = self._sibling("old")
+                os.replace(self.path, old)
+            try:
+                os.replace(self._tmp, self.path)
+            except BaseException:
+                if old is not None:
+                    os.replace(old, self.path)
+                raise
+            self._tmp = None
+            if old is not None:
+                shutil.rmtree(old)
+        except BaseException:
+            self.abort()
+            raise
+
+    def __enter__(self) -> LabelPngWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
