@@ -1,8 +1,9 @@
-"""Fixed vs adaptive key-frame policy on the val clips, over adaptive thresholds.
+"""Fixed vs adaptive key-frame policy on the val clips, at the fixed policy's key rate.
 
-usage: python scripts/adaptive_sweep.py CONFIG CHECKPOINT [--key-interval K] [--thresholds 0.25,0.5,1]
-Prints mIoU and achieved key-frame rate of each, so the adaptive policy can be compared with
-the fixed one at (about) the same key rate, i.e. the same cost.
+usage: python scripts/adaptive_sweep.py CONFIG CHECKPOINT [--signal flow|residual|difference]
+           [--thresholds 0.25,0.5,1 | --match] [key=value ...]
+--match bisects the adaptive threshold until the adaptive policy takes as many key frames as
+the fixed one (the same cost), so the two mIoUs compare directly.
 """
 import argparse
 import json
@@ -10,7 +11,7 @@ import json
 from dff.config import load_config
 from dff.engine.evaluate import evaluate_stream
 from dff.engine.setup import load_split, load_trained, select_device
-from dff.engine.stream import build_policy
+from dff.engine.stream import SIGNALS, build_policy
 
 
 def main() -> None:
@@ -18,20 +19,40 @@ def main() -> None:
     ap.add_argument("config")
     ap.add_argument("checkpoint")
     ap.add_argument("--key-interval", type=int, default=5)
+    ap.add_argument("--signal", default="flow", choices=SIGNALS)
     ap.add_argument("--thresholds", default="0.25,0.5,1,2")
+    ap.add_argument("--match", action="store_true", help="bisect the threshold to the fixed key count")
+    ap.add_argument("--steps", type=int, default=10, help="bisection steps with --match")
     ap.add_argument("--json", help="write the rows here")
-    args = ap.parse_args()
-    cfg = load_config(args.config)
+    args, overrides = ap.parse_known_args()
+    cfg = load_config(args.config, overrides)
     dev = select_device("auto")
     model, ckpt = load_trained(cfg, args.checkpoint, dev)
     store, n, k = load_split(cfg, "val"), int(ckpt["num_classes"]), args.key_interval
-    runs = [("fixed", None)] + [("adaptive", float(t)) for t in args.thresholds.split(",")]
     rows = []
-    for name, thr in runs:
-        res = evaluate_stream(model, store, build_policy(name, k, thr or 0.0), n, cfg["data"]["ignore_index"], dev)
-        rows.append({"policy": name, "threshold": thr, **res})
-        print(f"{name:<9} threshold {thr if thr is not None else '-':>5}  mIoU {res['miou']:.4f}  "
-              f"key-frame rate {res['key_rate']:.4f} ({res['key_frames']}/{res['frames']})", flush=True)
+
+    def run(name: str, thr: float | None) -> dict:
+        policy = build_policy(name, k, thr or 0.0, args.signal)
+        res = evaluate_stream(model, store, policy, n, cfg["data"]["ignore_index"], dev)
+        rows.append(row := {"policy": name, "signal": args.signal if thr is not None else None,
+                            "threshold": thr, **res})
+        print(f"{name:<9} {row['signal'] or '-':<10} threshold {thr if thr is not None else '-':>8}  "
+              f"mIoU {res['miou']:.4f}  key-frame rate {res['key_rate']:.4f} "
+              f"({res['key_frames']}/{res['frames']})", flush=True)
+        return res
+
+    target = run("fixed", None)["key_frames"]
+    if not args.match:
+        for t in args.thresholds.split(","):
+            run("adaptive", float(t))
+    else:  # more keys at lower thresholds: bisect on a log scale between bounds that bracket
+        lo, hi = 1e-4, 10.0
+        for _ in range(args.steps):
+            mid = (lo * hi) ** 0.5
+            got = run("adaptive", round(mid, 6))["key_frames"]
+            if got == target:
+                break
+            lo, hi = (mid, hi) if got > target else (lo, mid)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

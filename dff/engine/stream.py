@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import torch
 
+from ..ops import flow_warp, resize_flow
+
 POLICIES = ("fixed", "adaptive")
+# Adaptive signals, all "how far is this frame from its key": mean flow magnitude (feature-grid
+# px); mean |frame - key warped by the flow| (the warp's photometric error, [0, 1] intensity);
+# mean |frame - key| (no flow needed before the decision).
+SIGNALS = ("flow", "residual", "difference")
 
 
 class FixedPolicy:
@@ -30,7 +36,7 @@ class AdaptivePolicy:
     """A key frame when the motion since the key is large, at an average rate of 1/key_interval.
 
     A budget earns 1/key_interval key frames per frame and each key frame spends one. A key is
-    taken when the signal (mean flow magnitude to the key, in feature-grid pixels) exceeds
+    taken when the signal (one of SIGNALS, measured from the frame to its key) exceeds
     `threshold` and the budget is at least `min_budget` (below 1: a key may come early, paid
     back by a longer wait after it), and always once the budget reaches `max_budget`. The
     budget stays within [min_budget - 1, max_budget], so over a long video the key-frame rate
@@ -40,8 +46,10 @@ class AdaptivePolicy:
     needs_signal = True
 
     def __init__(self, key_interval: int, threshold: float = 0.5, min_budget: float = 0.5,
-                 max_budget: float = 2.0):
-        self.rate, self.threshold = 1.0 / key_interval, threshold
+                 max_budget: float = 2.0, signal: str = "flow"):
+        if signal not in SIGNALS:
+            raise ValueError(f"unknown adaptive key signal {signal!r}; valid: {', '.join(SIGNALS)}")
+        self.rate, self.threshold, self.signal = 1.0 / key_interval, threshold, signal
         self.min_budget, self.max_budget = min_budget, max_budget
         self.budget = 0.0
 
@@ -57,14 +65,14 @@ class AdaptivePolicy:
         return False
 
 
-def build_policy(name: str, key_interval: int, threshold: float = 0.5):
-    """Key-frame policy by name."""
+def build_policy(name: str, key_interval: int, threshold: float = 0.5, signal: str = "flow"):
+    """Key-frame policy by name (threshold and signal: adaptive only)."""
     if key_interval < 1:
         raise ValueError(f"key_interval must be >= 1, got {key_interval}")
     if name == "fixed":
         return FixedPolicy(key_interval)
     if name == "adaptive":
-        return AdaptivePolicy(key_interval, threshold)
+        return AdaptivePolicy(key_interval, threshold, signal=signal)
     raise ValueError(f"unknown key-frame policy {name!r}; valid: {', '.join(POLICIES)}")
 
 
@@ -91,14 +99,25 @@ class StreamSegmenter:
         """(flow, scale) from frame to the held key frame on the feature grid."""
         return self.model.flow_net(frame, self.state["frame"], self.state["feat"].shape[-2:])
 
+    def _signal(self, frame: torch.Tensor, motion) -> float:
+        """The adaptive policy's signal from frame to the held key frame."""
+        key = self.state["frame"]
+        if self.policy.signal == "difference":
+            return float((frame - key).abs().mean())
+        if self.policy.signal == "residual":
+            flow = resize_flow(motion[0], frame.shape[-2:])
+            return float((flow_warp(key, flow, padding_mode="border") - frame).abs().mean())
+        return float(motion[0].norm(dim=1).mean())
+
     @torch.no_grad()
     def step(self, frame: torch.Tensor) -> tuple[torch.Tensor, bool]:
         """Logits (1, C, H, W) of frame (1, 3, H, W) in [0, 1], and whether it was a key frame."""
         self.frames += 1
         if self.state is not None:
-            # The flow is computed once, before the decision only when the policy needs it.
-            motion = self._motion(frame) if self.policy.needs_signal else None
-            signal = None if motion is None else float(motion[0].norm(dim=1).mean())
+            # The flow is computed once, before the decision only when the signal needs it.
+            needs = self.policy.needs_signal
+            motion = self._motion(frame) if needs and self.policy.signal != "difference" else None
+            signal = self._signal(frame, motion) if needs else None
             if not self.policy.is_key(signal):
                 motion = motion or self._motion(frame)
                 self.last_flow = motion[0]

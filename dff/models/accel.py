@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .backbones import build_backbone
 from .dff import DFFSegmenter, SegHead, conv_bn_relu
@@ -21,13 +22,19 @@ class UpdateBranch(nn.Module):
         pretrained: load ImageNet weights into the backbone.
         kernel_size: of the feature conv, 3 or 1 (1 keeps a light backbone's branch light: a 3x3
             conv from MobileNetV3's 960 channels costs more than the backbone itself).
+        input_scale: the frame is resized by this factor first (0.5: a quarter of the pixels,
+            so about a quarter of the cost; its scores are upsampled to the reference grid).
     """
 
     def __init__(self, backbone: str = "resnet18", num_classes: int = 2, output_stride: int = 16,
-                 feat_channels: int = 128, pretrained: bool = False, kernel_size: int = 3):
+                 feat_channels: int = 128, pretrained: bool = False, kernel_size: int = 3,
+                 input_scale: float = 1.0):
         super().__init__()
         if kernel_size not in (1, 3):
             raise ValueError(f"update branch kernel_size must be 1 or 3, got {kernel_size}")
+        if not 0.0 < input_scale <= 1.0:
+            raise ValueError(f"update branch input_scale must be in (0, 1], got {input_scale}")
+        self.input_scale = input_scale
         self.backbone = build_backbone(backbone, output_stride, pretrained)
         self.feature_conv = conv_bn_relu(self.backbone.out_channels, feat_channels, kernel_size)
         self.head = SegHead(feat_channels, num_classes)
@@ -35,6 +42,9 @@ class UpdateBranch(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Features of a normalised frame."""
+        if self.input_scale != 1.0:
+            x = F.interpolate(x, scale_factor=self.input_scale, mode="bilinear", align_corners=False,
+                              antialias=True)
         return self.feature_conv(self.backbone(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

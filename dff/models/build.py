@@ -36,6 +36,7 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
                 pretrained: str | None = None, padding_mode: str = "border",
                 propagation: str = "direct", arch: str = "dff", update_backbone: str = "resnet18",
                 update_output_stride: int = 16, update_channels: int = 128, update_kernel: int = 3,
+                update_scale: float = 1.0,
                 fusion: str = "score") -> DFFSegmenter:
     """Assemble a DFFSegmenter, or an AccelSegmenter when arch is "accel".
 
@@ -57,6 +58,7 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
         update_output_stride: accel: its output stride.
         update_channels: accel: its feature channels.
         update_kernel: accel: kernel size of its feature conv (3 or 1).
+        update_scale: accel: the update branch sees the frame resized by this factor.
         fusion: accel: "score" or "feature".
     """
     if pretrained not in (None, "imagenet"):
@@ -69,7 +71,7 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
     if arch == "dff":
         return DFFSegmenter(net, flow_net, num_classes, feat_channels, padding_mode, propagation)
     update = UpdateBranch(update_backbone, num_classes, update_output_stride, update_channels,
-                          pretrained == "imagenet", update_kernel)
+                          pretrained == "imagenet", update_kernel, update_scale)
     return AccelSegmenter(net, flow_net, update, num_classes, feat_channels, padding_mode, propagation,
                           fusion)
 

@@ -5,6 +5,7 @@ import torch
 
 from dff.engine.stream import AdaptivePolicy, FixedPolicy, StreamSegmenter, build_policy
 from dff.models import build_model
+from dff.ops import flow_warp, resize_flow
 
 
 def tiny_model():
@@ -81,3 +82,39 @@ def test_accel_stream_gives_reference_on_keys_and_fusion_elsewhere(propagation):
         assert torch.allclose(outs[1], model.predict(one), atol=1e-6)
         two = model.advance(frames[2], one if propagation == "chained" else key)
         assert torch.allclose(outs[2], model.predict(two), atol=1e-6)
+
+
+def test_adaptive_signals_measure_the_distance_to_the_key():
+    model = tiny_model()
+    key = torch.rand(1, 3, 32, 48)
+    shifted = torch.roll(key, 1, dims=-1)
+    seen = {}
+    for signal in ("flow", "residual", "difference"):
+        policy = build_policy("adaptive", 3, threshold=1e9, signal=signal)
+        runner = StreamSegmenter(model, policy)
+        runner.step(key)
+        values = []
+        policy.is_key = lambda s, f=policy.is_key: values.append(s) or f(s)
+        runner.step(key.clone())
+        runner.step(shifted)
+        seen[signal] = values
+    assert seen["difference"][0] == 0.0
+    assert seen["difference"][1] == pytest.approx(float((shifted - key).abs().mean()))
+    assert seen["residual"][1] > 0.0 and seen["flow"][1] >= 0.0
+    with torch.no_grad():  # residual: the photometric error of the key warped by the model's flow
+        flow, _ = model.flow_net(key, key, (4, 6))
+        expect = (flow_warp(key, resize_flow(flow, (32, 48)), padding_mode="border") - key).abs().mean()
+    assert seen["residual"][0] == pytest.approx(float(expect), abs=1e-6)
+
+
+def test_adaptive_difference_signal_takes_keys_on_scene_changes():
+    model = tiny_model()
+    a, b = torch.zeros(1, 3, 32, 48), torch.ones(1, 3, 32, 48)
+    runner = StreamSegmenter(model, build_policy("adaptive", 2, threshold=0.5, signal="difference"))
+    keys = [runner.step(f)[1] for f in [a, a, a, b, b, b]]
+    assert keys == [True, False, False, True, False, False]  # the cut at frame 3, not every 2nd
+
+
+def test_unknown_signal_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="flow, residual, difference"):
+        build_policy("adaptive", 5, signal="entropy")

@@ -109,3 +109,19 @@ def test_unknown_names_list_the_valid_ones():
     with pytest.raises(ValueError, match="dff, accel"):
         build_model(3, arch="clockwork")
     assert isinstance(accel(), AccelSegmenter)
+
+
+def test_update_branch_input_scale_runs_on_the_resized_frame():
+    torch.manual_seed(0)
+    half = build_model(2, "resnet18", 16, feat_channels=8, arch="accel", update_channels=8,
+                       update_scale=0.5).eval()
+    full = build_model(2, "resnet18", 16, feat_channels=8, arch="accel", update_channels=8).eval()
+    full.load_state_dict(half.state_dict())
+    x = torch.rand(1, 3, 64, 96)
+    small = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False, antialias=True)
+    with torch.no_grad():
+        assert half.update(x).shape[-2:] == (2, 3)  # 32x48 input at stride 16
+        assert torch.allclose(half.update(x), full.update(small), atol=1e-6)
+        assert half.update_logits(x).shape == (1, 2, 64, 96)
+    with pytest.raises(ValueError, match="input_scale"):
+        build_model(2, arch="accel", update_scale=0.0)
