@@ -1,4 +1,4 @@
-"""`dff` command line: train, eval, infer, bench, demo, make-synthetic."""
+"""`dff` command line: train, eval, infer, bench, demo, make-synthetic, check-data."""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +17,10 @@ def cmd_train(args) -> None:
     from .engine.train import train
     cfg = _config(args)
     work_dir = args.work_dir or Path("runs") / Path(args.config).stem
-    res = train(cfg, work_dir, device=args.device)
+    res = train(cfg, work_dir, device=args.device, resume=args.resume)
+    if res["best_metric"] == float("-inf"):  # train.val_every=0, or a torchrun rank other than 0
+        print(f"trained to iteration {res['iteration']}; checkpoints in {res['work_dir']}")
+        return
     what = ("per-frame mIoU (averaged with the update branch alone for accel)" if res["objective"] == "per_frame"
             else "mean mIoU over key distances")
     print(f"best val {what}: {res['best_metric']:.4f}; checkpoints in {res['work_dir']}")
@@ -37,7 +40,7 @@ def cmd_eval(args) -> None:
     res["checkpoint"] = str(args.checkpoint)
     print(format_table(res))
     for name in args.policy or ():
-        policy = build_policy(name, k, cfg["model"]["key_threshold"])
+        policy = build_policy(name, k, cfg["model"]["key_threshold"], cfg["model"]["key_signal"])
         res[f"stream_{name}"] = s = evaluate_stream(model, store, policy, n, cfg["data"]["ignore_index"], dev)
         print(f"stream {name:<9} k={k}: mIoU {s['miou']:.4f}  key-frame rate {s['key_rate']:.4f} "
               f"({s['key_frames']}/{s['frames']})")
@@ -49,10 +52,14 @@ def cmd_eval(args) -> None:
 def cmd_infer(args) -> None:
     from .engine.infer import infer_video
     cfg = _config(args)
-    res = infer_video(cfg, args.checkpoint, args.input, args.output, key_interval=args.key_interval,
-                      overwrite=args.overwrite, device=args.device, show_flow=args.show_flow)
-    print(f"{res['frames_written']} frames ({res['frames_decoded']} decoded) -> {res['output']}; "
-          f"{res['fps_processed']:.2f} frames/s")
+    # A bare number is a webcam index unless a file of that name exists.
+    source = int(args.input) if args.input.isdigit() and not Path(args.input).exists() else args.input
+    res = infer_video(cfg, args.checkpoint, source, args.output, key_interval=args.key_interval,
+                      overwrite=args.overwrite, device=args.device, alpha=args.alpha,
+                      show_flow=args.show_flow, mode=args.mode, palette=args.palette,
+                      codec=args.codec, allow_truncated=args.allow_truncated)
+    print(f"{res['frames_written']} frames ({res['frames_decoded']} decoded) -> {res['output']} "
+          f"({res['mode']}, {res['palette']} palette); {res['fps_processed']:.2f} frames/s")
 
 
 def cmd_bench(args) -> None:
@@ -81,6 +88,31 @@ def cmd_make_synthetic(args) -> None:
     print(f"synthetic video set in {out}")
 
 
+def cmd_check_data(args) -> int:
+    from .data.check import check_clips, format_values
+    from .data.registry import label_lut
+    from .engine.setup import clips_of, num_classes_of
+    cfg = _config(args)
+    d, problems = cfg["data"], []
+    try:
+        lut = label_lut(d["dataset"], num_classes_of(cfg), d["ignore_index"], d["label_map"], d["cityscapes_labels"])
+    except (FileNotFoundError, ValueError) as e:
+        print(f"dff check-data: error: {e}", file=sys.stderr)
+        return 1
+    for split in ("train", "val"):
+        try:
+            res = check_clips(clips_of(cfg, split), lut)
+        except (FileNotFoundError, ValueError) as e:
+            problems.append(f"{split}: {e}")
+            continue
+        print(f"{split}: {res['frames']} frames, {res['labels']} labels; label values {format_values(res['values'])}")
+        problems += res["problems"]
+    for p in problems:
+        print(f"problem: {p}")
+    print(f"{len(problems)} problem(s)" if problems else "no problems found")
+    return 1 if problems else 0
+
+
 def _common(p: argparse.ArgumentParser, checkpoint: bool = False) -> None:
     p.usage = f"%(prog)s CONFIG [options] [key=value ...]"
     p.epilog = "key=value arguments override config keys (e.g. train.iters=100); values are parsed as YAML."
@@ -97,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model")
     _common(p)
     p.add_argument("--work-dir", help="run directory (default runs/<config name>)")
+    p.add_argument("--resume", metavar="auto|PATH",
+                   help="continue a run exactly: 'auto' takes the newest loadable checkpoint in the work "
+                        "dir (starting afresh when there is none), PATH a given one (model.load_from "
+                        "initialises weights only)")
     p.set_defaults(fn=cmd_train)
 
     p = sub.add_parser("eval", help="mIoU per key-frame distance on the val split")
@@ -107,13 +143,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run the val clips as videos under this key-frame policy (repeatable)")
     p.set_defaults(fn=cmd_eval)
 
-    p = sub.add_parser("infer", help="segment a video or frame folder into an overlay video")
+    p = sub.add_parser("infer", help="segment a video, frame folder or webcam into a video or label PNGs")
     _common(p, checkpoint=True)
-    p.add_argument("--input", required=True, help="video file, frame folder or glob")
-    p.add_argument("--output", required=True, help="output .mp4")
+    p.add_argument("--input", required=True, help="video file, frame folder, glob or webcam index")
+    p.add_argument("--output", required=True, help="output video (.mp4), or a folder for --mode labels")
+    p.add_argument("--mode", default="overlay", choices=["overlay", "side-by-side", "colour", "labels"],
+                   help="overlay (default), side-by-side (frame | colour mask), colour (mask video), "
+                        "labels (class-id palette PNGs per frame)")
+    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the colours (default 0.5)")
+    p.add_argument("--palette", choices=["voc", "davis", "camvid", "cityscapes", "synthetic"],
+                   help="class colours (default: data.dataset's)")
+    p.add_argument("--codec", choices=["h264", "mp4v"],
+                   help="h264 (browser-playable, needs dff[video]) or mp4v; default h264 when PyAV is installed")
     p.add_argument("--key-interval", type=int, help="key frame every K frames (default model.key_interval)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("--show-flow", action="store_true", help="draw the flow to the key frame beside the overlay")
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="segment what decodes of a truncated video instead of failing")
+    p.add_argument("--show-flow", action="store_true", help="draw the flow to the key frame beside the video")
     p.set_defaults(fn=cmd_infer)
 
     p = sub.add_parser("bench", help="per-module latency and throughput of per-frame vs DFF")
@@ -141,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(fn=cmd_make_synthetic)
+
+    p = sub.add_parser("check-data", help="frame/label counts, label values and problems of a dataset")
+    p.usage = "%(prog)s CONFIG [key=value ...]"
+    p.add_argument("config", help="YAML config file")
+    p.set_defaults(fn=cmd_check_data)
     return ap
 
 
@@ -153,11 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(bad)} (config overrides are key=value)")
     args.overrides = rest
     try:
-        args.fn(args)
-    except (ConfigError, FileNotFoundError, FileExistsError, ValueError) as e:
+        return args.fn(args) or 0
+    except (ConfigError, FileNotFoundError, FileExistsError, ValueError, ImportError, FloatingPointError) as e:
         print(f"dff {args.command}: error: {e}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -24,14 +24,19 @@ def yaml_load(text: str):
 # Every valid key with its default. A YAML file only supplies values for these keys.
 DEFAULTS: dict = {
     "data": {
-        "dataset": "davis",          # davis | synthetic
+        "dataset": "davis",          # davis | synthetic | cityscapes | camvid | folder (layouts: README)
         "root": "../shared/data/davis2016-mini",
         "split_mode": "temporal",    # temporal | sequences
         "train_fraction": 0.6,       # temporal split: first fraction of every sequence trains
         "short_side": 240,           # frames (and labels, nearest) resized so the short side is this
         "crop_size": [224, 224],     # training crop (h, w), the same on key and current frame
         "scale_range": [1.0, 1.0],   # training: random resize factor before the crop
-        "ignore_index": 255,
+        "jitter": 0.0,               # training: colour jitter, brightness/contrast/saturation +-this, one draw per clip
+        "ignore_index": 255,         # label value not scored (0..255); void classes map to it
+        "context_frames": None,      # frames kept before each sparse label (null: key_interval - 1; folder: whole sequences)
+        "cityscapes_labels": "labelIds",  # cityscapes: labelIds (mapped to 19 trainIds) | labelTrainIds
+        "num_classes": None,         # folder: number of classes (required there; others know theirs)
+        "label_map": None,           # folder: {raw value: class id}; unlisted values are errors (null: raw = class id)
     },
     "model": {
         "num_classes": None,         # null: taken from the dataset
@@ -49,21 +54,23 @@ DEFAULTS: dict = {
         "propagation": "direct",     # direct (DFF, key -> frame) | chained (Accel, frame -> frame)
         "key_interval": 5,           # k: key frame every k frames; training keys 0..k-1 back
         "key_policy": "fixed",       # inference: fixed | adaptive (same average key rate 1/k)
-        "key_threshold": 0.5,        # adaptive: mean flow magnitude (feature-grid px) for a new key
+        "key_signal": "flow",        # adaptive: flow | residual | difference (dff/engine/stream.py)
+        "key_threshold": 0.5,        # adaptive: signal value above which a new key is taken
         "update_backbone": "resnet18",  # accel: update branch (resnet18/34/50, mobilenet_v3_large/small)
         "update_output_stride": 16,
         "update_channels": 128,
         "update_kernel": 3,          # accel: update feature conv 3x3 or 1x1
+        "update_scale": 1.0,         # accel: update branch input resize factor (0.5: ~1/4 of its cost)
         "fusion": "score",           # accel: score (2C -> C 1x1 conv) | feature (concat, 1x1, shared head)
         "load_from": None,           # checkpoint path (or list, later ones win) to initialise weights
     },
     "train": {
         "iters": 2000,
-        "batch_size": 8,
+        "batch_size": 8,             # per process (torchrun: world size x this per step)
         "lr": 1.0e-3,
         "weight_decay": 1.0e-4,
         "warmup_iters": 50,
-        "val_every": 250,
+        "val_every": 250,            # validation (and best.pt) every this many iterations and at the end; 0: never
         "val_frames": 120,           # labelled val frames scored in periodic validation (0: all)
         "save_every": 250,
         "log_every": 10,
@@ -71,6 +78,21 @@ DEFAULTS: dict = {
         "workers": 0,
         "objective": "propagated",   # propagated (output at the sampled key offset) | per_frame
         "freeze": [],                # top-level modules kept fixed (weights and BN statistics)
+        "freeze_bn": False,          # every BatchNorm in eval mode (running statistics fixed, affine trained)
+        "optimizer": "adamw",        # adamw | sgd
+        "momentum": 0.9,             # sgd (nesterov when > 0)
+        "scheduler": "poly",         # poly | cosine | step | constant, after warmup_iters of linear warm-up
+        "poly_power": 0.9,
+        "lr_steps": [],              # step: iterations at which the lr is multiplied by lr_gamma
+        "lr_gamma": 0.1,
+        "lr_mult": {},               # {module name: lr factor}, e.g. {flow_net: 0.1, fusion: 10}
+        "accumulate": 1,             # micro-batches per optimizer step (effective batch = batch_size x this x processes)
+        "clip_grad": None,           # max global gradient norm; null: no clipping
+        "amp": "off",                # off | bf16 | fp16 (autocast; fp16 adds a GradScaler); the warp stays fp32
+        "channels_last": False,      # channels-last memory format for model and inputs
+        "compile": False,            # torch.compile the training forward
+        "sync_bn": False,            # SyncBatchNorm across processes (CUDA only, as in torch)
+        "keep_last": 3,              # ckpt_<iter>.pt files kept besides last.pt and best.pt (0: none)
     },
 }
 
@@ -89,7 +111,8 @@ def _check_keys(cfg: dict, ref: dict, where: str) -> None:
         if isinstance(ref[key], dict):
             if not isinstance(value, dict):
                 raise ConfigError(f"config key {path!r} must be a mapping, got {value!r}")
-            _check_keys(value, ref[key], path)
+            if ref[key]:  # an empty default ({}: train.lr_mult) is a free-form mapping
+                _check_keys(value, ref[key], path)
 
 
 def merge(base: dict, update: dict) -> dict:

@@ -58,3 +58,59 @@ def test_make_synthetic_command(tmp_path, capsys):
                  "--frames", "3", "--height", "32", "--width", "32"]) == 0
     assert (tmp_path / "s" / "synthetic.json").is_file()
     assert len(list((tmp_path / "s" / "train").glob("*/frames/*.png"))) == 3
+
+
+def test_check_data_counts_and_values(tmp_path, capsys):
+    from layout_fixtures import make_camvid
+
+    root = make_camvid(tmp_path / "camvid")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data:\n  dataset: camvid\n  root: {root}\n  split_mode: sequences\n")
+    assert main(["check-data", str(cfg), "model.key_interval=3"]) == 0
+    out = capsys.readouterr().out
+    assert "train: 6 frames, 2 labels; label values [0, 3, 10, 11] (4 distinct)" in out
+    assert "val: 3 frames, 1 labels" in out and "no problems found" in out
+
+
+def test_check_data_lists_every_problem(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from layout_fixtures import label_image, make_camvid
+
+    root = make_camvid(tmp_path / "camvid")
+    label_image(root / "trainannot" / "0001TP_006690.png", [0, 300], dtype=np.uint16)  # 16-bit, too big
+    label_image(root / "trainannot" / "Seq05VD_f00030.png", [0, 12], size=(5, 12))  # bad id and size
+    Image.new("RGB", (12, 8)).save(root / "valannot" / "Seq05VD_f00003.png")
+    assert main(["check-data", str(tmp_path / "none.yaml")]) == 1
+    capsys.readouterr()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data:\n  dataset: camvid\n  root: {root}\n  split_mode: sequences\n")
+    assert main(["check-data", str(cfg)]) == 1
+    out = capsys.readouterr().out
+    problems = [line for line in out.splitlines() if line.startswith("problem: ")]
+    assert len(problems) == 4 and "4 problem(s)" in out
+    assert "0001TP_006690.png: 16-bit label values [300] not allowed" in problems[0]
+    assert "Seq05VD_f00030.png: label size (5, 12) differs from frame size (8, 12)" in problems[1]
+    assert "Seq05VD_f00030.png: label values [12] not allowed" in problems[2]
+    assert "Seq05VD_f00003.png: label image has mode RGB" in problems[3]
+    assert "train: 10 frames, 2 labels; label values [0, 12, 300]" in out
+    assert main(["check-data", str(cfg), "data.dataset=kitti"]) == 1
+    assert "valid: davis, synthetic, cityscapes, camvid, folder" in capsys.readouterr().err
+
+
+def test_infer_command_modes_and_refusals(tiny_run, synthetic_root, tmp_path, capsys):
+    from dff.data.video import VideoReader
+
+    base = ["infer", str(tiny_run / "config.yaml"), "--checkpoint", str(tiny_run / "best.pt"), "--device", "cpu",
+            "--input", str(sorted((synthetic_root / "val").iterdir())[0] / "frames")]
+    out = tmp_path / "c.mp4"
+    assert main(base + ["--output", str(out), "--mode", "colour", "--codec", "mp4v"]) == 0
+    assert "8 frames (8 decoded)" in capsys.readouterr().out
+    assert len(list(VideoReader(out))) == 8
+    labels = tmp_path / "labels"
+    assert main(base + ["--output", str(labels), "--mode", "labels", "--palette", "cityscapes"]) == 0
+    assert "(labels, cityscapes palette)" in capsys.readouterr().out
+    assert main(base + ["--output", str(labels), "--mode", "labels"]) == 1
+    assert "labels: already holds 8 entries" in capsys.readouterr().err
+    assert main(base + ["--output", str(labels), "--mode", "labels", "--overwrite", "--alpha", "0.3"]) == 0

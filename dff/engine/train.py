@@ -1,4 +1,9 @@
-"""Training loop for DFF and Accel on (key ... current) frame windows."""
+"""Training loop for DFF and Accel on (key ... current) frame windows, on one or many processes.
+
+One process: `dff train CONFIG`; data-parallel: `torchrun --nproc-per-node N -m dff train CONFIG`
+(distributed.py). `--resume auto|PATH` continues a run exactly: weights, optimizer, scheduler,
+gradient scaler, every process's RNG states and the position in the data order.
+"""
 from __future__ import annotations
 
 import json
@@ -9,17 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..config import ConfigError, save_config
 from ..data.datasets import PairDataset
-from .checkpoint import save_checkpoint
-from .evaluate import evaluate, format_table
+from .checkpoint import (load_checkpoint, prune_checkpoints, resolve_resume, restore_training, rng_state,
+                         save_checkpoint)
+from .distributed import (Dist, ShardSampler, barrier, convert_sync_bn, epoch_batches, gather_objects,
+                          setup_distributed, teardown, wrap_ddp)
+from .evaluate import evaluate
+from .objective import OBJECTIVES, TrainForward, unused_parameters
+from .optim import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler
+from .runlog import RunLog
 from .setup import init_from, load_split, model_from_config, num_classes_of, select_device
-
-OBJECTIVES = ("propagated", "per_frame")
+from .step import amp_dtype, build_scaler, set_train_mode, to_device, train_step
 
 
 def seed_everything(seed: int) -> None:
@@ -27,13 +35,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def lr_factor(it: int, iters: int, warmup: int) -> float:
-    """Linear warm-up, then poly(0.9) decay."""
-    if it < warmup:
-        return (it + 1) / warmup
-    return (1 - (it - warmup) / max(1, iters - warmup)) ** 0.9
 
 
 def freeze(model: torch.nn.Module, names) -> list[torch.nn.Module]:
@@ -47,102 +48,157 @@ def freeze(model: torch.nn.Module, names) -> list[torch.nn.Module]:
     return [children[n] for n in names]
 
 
-def compute_loss(model, clip, label, offset, objective: str, ignore_index: int) -> torch.Tensor:
-    """Cross-entropy of the propagated output, or summed over the branches run per frame.
-
-    per_frame skips branches that train.freeze fixed entirely (no wasted forward passes).
-    """
-    if objective == "propagated":
-        return F.cross_entropy(model(clip, offset), label, ignore_index=ignore_index)
-    names = [n for n, mods in model.branches().items() if any(p.requires_grad for m in mods for p in m.parameters())]
-    if not names:
-        raise ConfigError("train.objective per_frame: every branch is frozen")
-    frame = clip[:, -1]
-    return sum(F.cross_entropy(model.branch_logits(n, frame), label, ignore_index=ignore_index) for n in names)
+def fix_unused(forward: TrainForward, crop_size, window: int, main: bool) -> None:
+    """Fix trainable parameters the objective never reaches (per_frame: flow net and fusion; feature
+    fusion: the update head), so every trainable parameter has a gradient on every step."""
+    unused = unused_parameters(forward, crop_size, window)
+    params = dict(forward.model.named_parameters())
+    for name in unused:
+        params[name].requires_grad_(False)
+    if unused and main:
+        tops = sorted({n.split(".")[0] for n in unused})
+        print(f"train.objective {forward.objective}: {len(unused)} parameters unused, kept fixed ({', '.join(tops)})")
 
 
-def infinite(loader):
-    """Cycle a DataLoader forever (reshuffling each pass)."""
-    while True:
-        yield from loader
-
-
-def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool = True) -> dict:
-    """Train per cfg, writing config.yaml, last.pt, best.pt and metrics.jsonl into work_dir."""
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    tc, k = cfg["train"], cfg["model"]["key_interval"]
-    if tc["objective"] not in OBJECTIVES:  # before the minutes spent decoding the data
+def check_train_config(tc: dict, device: torch.device) -> None:
+    """Names and settings of the train section, checked before the minutes spent decoding the data."""
+    if tc["objective"] not in OBJECTIVES:
         raise ConfigError(f"unknown train.objective {tc['objective']!r}; valid: {', '.join(OBJECTIVES)}")
-    seed_everything(tc["seed"])
-    dev = select_device(device)
+    amp_dtype(tc["amp"])
+    if tc["optimizer"] not in OPTIMIZERS:
+        raise ConfigError(f"unknown train.optimizer {tc['optimizer']!r}; valid: {', '.join(OPTIMIZERS)}")
+    if tc["scheduler"] not in SCHEDULERS:
+        raise ConfigError(f"unknown train.scheduler {tc['scheduler']!r}; valid: {', '.join(SCHEDULERS)}")
+    if int(tc["accumulate"]) < 1:
+        raise ConfigError(f"train.accumulate must be >= 1, got {tc['accumulate']}")
+    convert_sync_bn(torch.nn.Identity(), Dist(device=device), tc["sync_bn"])  # CUDA only: a clear error
+
+
+def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool = True,
+          resume: str | Path | None = None, stop_after: int | None = None) -> dict:
+    """Train per cfg, writing config.yaml, last.pt, best.pt, ckpt_<iter>.pt and metrics.jsonl.
+
+    resume: None, "auto" (newest loadable checkpoint in work_dir, if any) or a checkpoint path.
+    stop_after: end after this iteration as an interrupted run would (checkpoints per save_every
+    only); for tests and time-boxed jobs.
+    """
+    check_train_config(cfg["train"], select_device(device))
+    ctx = setup_distributed(device)
+    try:
+        return _train(cfg, Path(work_dir), ctx, progress, resume, stop_after)
+    finally:
+        teardown(ctx)
+
+
+def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -> dict:
+    """train() inside the process group."""
+    tc, k, dev = cfg["train"], cfg["model"]["key_interval"], ctx.device
+    resume_from = resolve_resume(resume, work_dir)  # a missing PATH fails before data decoding
+    seed_everything(tc["seed"] + ctx.rank)  # rank 0 initialises the model (DDP broadcasts it)
     num_classes = num_classes_of(cfg)
     cfg = {**cfg, "model": {**cfg["model"], "num_classes": num_classes}}
-    save_config(cfg, work_dir / "config.yaml")
+    if ctx.main:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, work_dir / "config.yaml")
 
-    train_store, val_store = load_split(cfg, "train"), load_split(cfg, "val")
+    train_store = load_split(cfg, "train")
+    val_store = load_split(cfg, "val") if ctx.main and tc["val_every"] else None
+    pair_only = cfg["model"]["propagation"] == "direct" or tc["objective"] == "per_frame"
     dataset = PairDataset(train_store, k - 1, cfg["data"]["crop_size"], cfg["data"]["ignore_index"],
-                          cfg["data"]["scale_range"], pair_only=cfg["model"]["propagation"] == "direct" or tc["objective"] == "per_frame")
-    loader = DataLoader(dataset, batch_size=tc["batch_size"], shuffle=True, drop_last=True,
-                        num_workers=tc["workers"], generator=torch.Generator().manual_seed(tc["seed"]))
-    if len(loader) == 0:
-        raise ValueError(f"train.batch_size {tc['batch_size']} exceeds the {len(dataset)} training samples")
+                          cfg["data"]["scale_range"], pair_only=pair_only, seed=tc["seed"],
+                          jitter=cfg["data"]["jitter"])
+    if len(dataset) // ctx.world_size < tc["batch_size"]:
+        raise ValueError(f"train.batch_size {tc['batch_size']} exceeds the {len(dataset)} training samples"
+                         + (f" over {ctx.world_size} processes" if ctx.world_size > 1 else ""))
+    sampler = ShardSampler(dataset, ctx, tc["seed"])
+    per_epoch = len(dataset) // ctx.world_size // tc["batch_size"]  # batches
+
     model = model_from_config(cfg, num_classes)
-    if cfg["model"]["load_from"]:
+    if cfg["model"]["load_from"] and ctx.main:
         (work_dir / "load_from.json").write_text(json.dumps(init_from(model, cfg["model"]["load_from"]), indent=1))
     frozen = freeze(model, tc["freeze"])
-    model = model.to(dev)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ConfigError("train.freeze leaves no parameter to train")
-    opt = torch.optim.AdamW(params, lr=tc["lr"], weight_decay=tc["weight_decay"])
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda it: lr_factor(it, tc["iters"], tc["warmup_iters"]))
+    model = convert_sync_bn(model, ctx, tc["sync_bn"]).to(dev)
+    if tc["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    forward = TrainForward(model, tc["objective"])
+    crop = cfg["data"]["crop_size"] or [cfg["data"]["short_side"]] * 2
+    fix_unused(forward, crop, 2 if pair_only else k, ctx.main)
+    opt = build_optimizer(model, tc)
+    sched = build_scheduler(opt, tc)
+    scaler = build_scaler(tc["amp"], dev)
 
-    def checkpoint(it: int, best: float) -> dict:
-        return {"model": model.state_dict(), "optimizer": opt.state_dict(), "iteration": it,
-                "num_classes": num_classes, "best_metric": best, "config": cfg}
+    start, best, last_val = 0, -math.inf, None
+    if resume_from is not None:
+        start, best = restore_training(load_checkpoint(resume_from), model, opt, sched, scaler, cfg,
+                                       ctx.rank, ctx.world_size)
+        if ctx.main:
+            print(f"resumed from {resume_from} at iteration {start}")
+    net = wrap_ddp(forward, ctx)
+    if tc["compile"]:
+        net = torch.compile(net)
 
-    best, last_val = -math.inf, None
-    log = open(work_dir / "metrics.jsonl", "a")
-    batches = infinite(loader)
-    bar = tqdm(range(tc["iters"]), desc="train", disable=not progress, dynamic_ncols=True)
-    t0 = time.time()
+    def state(done: int) -> dict:
+        """The checkpoint of iteration `done`: plain dicts (every process's RNG states included)."""
+        rng = gather_objects(rng_state(), ctx)  # collective: every process calls state()
+        return {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "scaler": scaler.state_dict(), "iteration": done, "epoch": done * tc["accumulate"] // per_epoch,
+                "rng": rng, "world_size": ctx.world_size, "num_classes": num_classes, "best_metric": best,
+                "config": cfg}
+
+    log = RunLog(work_dir, ctx.main)
+    if start:
+        log.write({"iter": start, "resumed_from": str(resume_from)})
+    batches = epoch_batches(dataset, sampler, tc, ctx, start * tc["accumulate"])
+    images_per_step = tc["batch_size"] * tc["accumulate"] * ctx.world_size
+    bar = tqdm(range(start, tc["iters"]), initial=start, total=tc["iters"], desc="train",
+               disable=not (progress and ctx.main), dynamic_ncols=True)
+    t0, t_log, it_log, done = time.time(), time.time(), start, start
     for it in bar:
-        model.train()
-        for m in frozen:  # fixed BN statistics too, and inference-only flow nets allowed
-            m.eval()
-        clip, label, offset = next(batches)
-        clip, label, offset = clip.to(dev), label.to(dev), offset.to(dev)
-        loss = compute_loss(model, clip, label, offset, tc["objective"], cfg["data"]["ignore_index"])
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"iteration {it}: non-finite loss {loss.item()}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        set_train_mode(model, frozen, tc["freeze_bn"])
+        micro = [to_device(next(batches), dev, tc["channels_last"]) for _ in range(tc["accumulate"])]
+        terms = train_step(net, micro, opt, scaler, tc, ctx, it, cfg["data"]["ignore_index"])
         sched.step()
         done = it + 1
         if done % tc["log_every"] == 0 or done == tc["iters"]:
-            bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{sched.get_last_lr()[0]:.2e}")
-            log.write(json.dumps({"iter": done, "loss": loss.item(), "lr": sched.get_last_lr()[0],
-                                  "elapsed_s": round(time.time() - t0, 1)}) + "\n")
-            log.flush()
-        if done % tc["val_every"] == 0 or done == tc["iters"]:
-            last_val = evaluate(model, val_store, k, num_classes, cfg["data"]["ignore_index"],
-                                max_frames=tc["val_frames"], device=dev)
-            log.write(json.dumps({"iter": done, "val": last_val}) + "\n")
-            log.flush()
-            metric = last_val["per_frame_miou"] if tc["objective"] == "per_frame" else last_val["mean_miou"]
-            if "update_miou" in last_val and tc["objective"] == "per_frame":
-                metric = (metric + last_val["update_miou"]) / 2
-            tqdm.write(f"iter {done} val: per-frame {last_val['per_frame_miou']:.4f}  "
-                       f"{last_val['model']} mean k={k} {last_val['mean_miou']:.4f}"
-                       + (f"  update alone {last_val['update_miou']:.4f}" if "update_miou" in last_val else ""))
-            if metric > best:
-                best = metric
-                save_checkpoint(checkpoint(done, best), work_dir / "best.pt")
-        if done % tc["save_every"] == 0 or done == tc["iters"]:
-            save_checkpoint(checkpoint(done, best), work_dir / "last.pt")
+            now = time.time()
+            rate = (done - it_log) / max(now - t_log, 1e-9)
+            t_log, it_log = now, done
+            loss = sum(v for n, v in terms.items() if n != "grad_norm")
+            bar.set_postfix(loss=f"{loss:.4f}", lr=f"{sched.get_last_lr()[0]:.2e}", img_s=f"{rate * images_per_step:.1f}")
+            log.write({"iter": done, "loss": loss, **({"terms": terms} if len(terms) > 1 else {}),
+                       "lr": sched.get_last_lr()[0], "it_per_s": round(rate, 4), "elapsed_s": round(now - t0, 1)})
+        end = done == tc["iters"]
+        if tc["val_every"] and (done % tc["val_every"] == 0 or end):
+            ckpt = state(done)
+            if ctx.main:
+                last_val, metric = validate(model, val_store, cfg, num_classes, done, dev)
+                log.write({"iter": done, "val": last_val})
+                if metric > best:
+                    best = ckpt["best_metric"] = metric
+                    save_checkpoint(ckpt, work_dir / "best.pt")
+            barrier(ctx)
+        if done % tc["save_every"] == 0 or end:
+            ckpt = state(done)
+            if ctx.main:
+                save_checkpoint(ckpt, work_dir / "last.pt",
+                                *([work_dir / f"ckpt_{done:06d}.pt"] if tc["keep_last"] else []))
+                prune_checkpoints(work_dir, tc["keep_last"])
+        if stop_after is not None and done >= stop_after:
+            break
+    bar.close()
     log.close()
     return {"work_dir": str(work_dir), "best_metric": best, "objective": tc["objective"], "last_val": last_val,
-            "train_seconds": round(time.time() - t0, 1)}
+            "iteration": done, "train_seconds": round(time.time() - t0, 1)}
+
+
+def validate(model, val_store, cfg: dict, num_classes: int, done: int, dev) -> tuple[dict, float]:
+    """Evaluate on val frames; the score best.pt is chosen by (per objective)."""
+    tc, k = cfg["train"], cfg["model"]["key_interval"]
+    res = evaluate(model, val_store, k, num_classes, cfg["data"]["ignore_index"], max_frames=tc["val_frames"],
+                   device=dev)
+    metric = res["per_frame_miou"] if tc["objective"] == "per_frame" else res["mean_miou"]
+    if "update_miou" in res and tc["objective"] == "per_frame":
+        metric = (metric + res["update_miou"]) / 2
+    tqdm.write(f"iter {done} val: per-frame {res['per_frame_miou']:.4f}  {res['model']} mean k={k} "
+               f"{res['mean_miou']:.4f}" + (f"  update alone {res['update_miou']:.4f}" if "update_miou" in res else ""))
+    return res, metric

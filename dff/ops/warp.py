@@ -63,9 +63,14 @@ def flow_warp(
         raise ValueError(
             f"flow must be (N, 2, H, W) matching x {tuple(x.shape)}, got {tuple(flow.shape)}"
         )
-    n, _, h, w = flow.shape
-    coords = pixel_grid(n, h, w, device=flow.device, dtype=flow.dtype) + flow
-    return sample_at(x, coords, mode, padding_mode, align_corners)
+    # Under autocast the warp stays in (at least) fp32: half-precision sampling coordinates are
+    # off by a pixel or more on wide grids (bf16's 8-bit mantissa from 256 pixels on).
+    dtype = torch.promote_types(torch.promote_types(x.dtype, flow.dtype), torch.float32)
+    with torch.autocast(x.device.type, enabled=False):
+        x, flow = x.to(dtype), flow.to(dtype)
+        n, _, h, w = flow.shape
+        coords = pixel_grid(n, h, w, device=flow.device, dtype=dtype) + flow
+        return sample_at(x, coords, mode, padding_mode, align_corners)
 
 
 def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -47,3 +47,36 @@ def test_truncated_missing_and_malicious_files_are_refused(tmp_path):
     torch.save({"weights": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="no 'model' entry"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_rng_states_survive_a_weights_only_round_trip(tmp_path):
+    import random
+
+    import numpy as np
+
+    from dff.engine.checkpoint import rng_state, set_rng_state
+
+    random.gauss(0, 1)  # a cached gaussian is part of python's state
+    save_checkpoint({"model": {}, "rng": [rng_state()]}, tmp_path / "r.pt")
+    draws = (random.random(), np.random.rand(), torch.rand(1))
+    set_rng_state(load_checkpoint(tmp_path / "r.pt")["rng"][0])
+    assert (random.random(), np.random.rand()) == draws[:2] and torch.equal(torch.rand(1), draws[2])
+
+
+def test_one_serialisation_written_to_several_paths_and_pruned(tmp_path):
+    from dff.engine.checkpoint import find_resume, kept_checkpoints, prune_checkpoints
+
+    for it in (2, 4, 6, 8, 10):
+        save_checkpoint({"model": {}, "iteration": it}, tmp_path / "last.pt", tmp_path / f"ckpt_{it:06d}.pt")
+    assert (tmp_path / "last.pt").read_bytes() == (tmp_path / "ckpt_000010.pt").read_bytes()
+    prune_checkpoints(tmp_path, 2)
+    assert [p.name for p in kept_checkpoints(tmp_path)] == ["ckpt_000008.pt", "ckpt_000010.pt"]
+    # a crash between the two writes: the ckpt file is newer than last.pt
+    save_checkpoint({"model": {}, "iteration": 12}, tmp_path / "ckpt_000012.pt")
+    assert find_resume(tmp_path) == tmp_path / "ckpt_000012.pt"
+    (tmp_path / "ckpt_000012.pt").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.warns(UserWarning, match="skipping .*ckpt_000012.pt"):
+        assert find_resume(tmp_path) == tmp_path / "last.pt"
+    prune_checkpoints(tmp_path, 0)
+    assert kept_checkpoints(tmp_path) == [] and find_resume(tmp_path) == tmp_path / "last.pt"
+    assert find_resume(tmp_path / "empty") is None

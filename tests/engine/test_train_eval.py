@@ -6,7 +6,8 @@ import torch
 from dff.engine.checkpoint import load_checkpoint
 from dff.engine.evaluate import evaluate, format_table
 from dff.engine.setup import load_split, load_trained
-from dff.engine.train import lr_factor, train
+from dff.engine.optim import lr_factor
+from dff.engine.train import train
 
 
 def test_train_writes_run_directory(tiny_run, tiny_cfg):
