@@ -90,7 +90,7 @@ DEFAULTS: dict = {
         "clip_grad": None,           # max global gradient norm; null: no clipping
         "amp": "off",                # off | bf16 | fp16 (autocast; fp16 adds a GradScaler); the warp stays fp32
         "channels_last": False,      # channels-last memory format for model and inputs
-        "compile": False,            # torch.compile the training forward
+        "compile": False,            # torch.compile the training forward (true, or a backend name e.g. aot_eager)
         "sync_bn": False,            # SyncBatchNorm across processes (CUDA only, as in torch)
         "keep_last": 3,              # ckpt_<iter>.pt files kept besides last.pt and best.pt (0: none)
     },

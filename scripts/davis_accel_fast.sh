@@ -22,3 +22,9 @@ dff train "$S2" --work-dir "$RUN/accel_r18_half_dis_stage2" $HALF model.flow=dis
 dff eval "$S2" --checkpoint "$RUN/accel_r18_half_dis_stage2/best.pt" --key-interval 5 --policy fixed \
   --json "$OUT/accel_half_dis.json" $HALF model.flow=dis
 dff bench "$S2" --size $SIZE --key-intervals 1,5 --json "$OUT/accel_half_dis.bench.json" $HALF model.flow=dis
+
+# The same half-size update branch with FlowNetS-lite (trained with the fusion, as in davis_accel.sh).
+dff train "$S2" --work-dir "$RUN/accel_r18_half_stage2" $HALF model.load_from="$RUN/accel_r18_half_stage1/best.pt"
+dff eval "$S2" --checkpoint "$RUN/accel_r18_half_stage2/best.pt" --key-interval 5 --policy fixed \
+  --json "$OUT/accel_half.json" $HALF
+dff bench "$S2" --size $SIZE --key-intervals 1,5 --json "$OUT/accel_half.bench.json" $HALF

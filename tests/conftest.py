@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from dff.config import load_config
 from dff.data.synthetic import write_synthetic
@@ -32,3 +33,12 @@ def tiny_run(tiny_cfg, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("run")
     train(tiny_cfg, run, device="cpu", progress=False)
     return run
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: the tests' 2 cores may be shared, where 2 threads each crawl."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

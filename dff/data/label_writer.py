@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from .palettes import png_palette
+from .video_writer import CommitOnExit
 
 
 def _check_replaceable(path: Path, overwrite: bool) -> None:
@@ -33,7 +34,7 @@ def _check_replaceable(path: Path, overwrite: bool) -> None:
                               f"{', ...' if len(others) > 3 else ''}); not replacing it")
 
 
-class LabelPngWriter:
+class LabelPngWriter(CommitOnExit):
     """Write (H, W) integer label maps as palette PNGs numbered by frame into `path`."""
 
     def __init__(self, path: str | os.PathLike, palette: np.ndarray, size: tuple[int, int],
@@ -103,12 +104,3 @@ class LabelPngWriter:
         except BaseException:
             self.abort()
             raise
-
-    def __enter__(self) -> LabelPngWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

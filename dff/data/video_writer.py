@@ -94,7 +94,20 @@ class _H264:
             self._c.close()
 
 
-class VideoWriter:
+class CommitOnExit:
+    """Context manager of an atomic writer: close() (verify, publish) on success, abort() on error."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class VideoWriter(CommitOnExit):
     """Write RGB uint8 frames to a video via a temp file that replaces `path` only once verified.
 
     codec: 'h264' (PyAV, browser-playable) or 'mp4v' (OpenCV); None takes default_codec().
@@ -184,12 +197,3 @@ class VideoWriter:
         except BaseException:
             self.abort()
             raise
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

@@ -134,8 +134,8 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
         if ctx.main:
             print(f"resumed from {resume_from} at iteration {start}")
     net = wrap_ddp(forward, ctx)
-    if tc["compile"]:
-        net = torch.compile(net)
+    if tc["compile"]:  # true: inductor; a string names another backend (aot_eager: no codegen)
+        net = torch.compile(net, **({"backend": tc["compile"]} if isinstance(tc["compile"], str) else {}))
 
     def state(done: int) -> dict:
         """The checkpoint of iteration `done`: plain dicts (every process's RNG states included)."""

@@ -12,16 +12,9 @@ from dff.engine.setup import model_from_config
 from dff.engine.train import fix_unused, train
 from dff.ops import flow_warp
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 QUICK = {"train": {"iters": 2, "val_every": 0, "save_every": 2}}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: the tests' 2 cores are shared, where 2 threads each crawl."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def weights(run):
@@ -107,6 +100,15 @@ def test_channels_last_and_clip_grad_train_the_same_model(tiny_cfg, tmp_path):
     assert_close(weights(tmp_path / "a"), weights(tmp_path / "b"))
     log = [json.loads(line) for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
     assert log[0]["terms"]["grad_norm"] > 0
+
+
+def test_compiled_training_forward_trains_the_same_model(tiny_cfg, tmp_path):
+    # aot_eager traces forward and backward through dynamo and AOTAutograd without inductor's
+    # C++ code generation (minutes on these cores); `compile: true` takes the same path.
+    cfg = merge(tiny_cfg, merge(QUICK, {"train": {"freeze": ["head"], "optimizer": "sgd"}}))
+    train(cfg, tmp_path / "a", device="cpu", progress=False)
+    train(merge(cfg, {"train": {"compile": "aot_eager"}}), tmp_path / "b", device="cpu", progress=False)
+    assert_close(weights(tmp_path / "a"), weights(tmp_path / "b"))
 
 
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])

@@ -12,19 +12,12 @@ from dff.config import merge, save_config
 from dff.engine.checkpoint import load_checkpoint
 from dff.engine.train import train
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 # 16 training samples, batch 6: 2 steps per epoch, so the runs cross epochs and the resume point
 # (iteration 3) lies mid-epoch; random scale keeps the per-sample draws busy.
 RESUME = {"data": {"scale_range": [0.8, 1.2]},
           "train": {"iters": 5, "batch_size": 6, "save_every": 3, "val_every": 0, "keep_last": 2}}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: the tests' 2 cores are shared, where 2 threads each crawl."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
