@@ -35,9 +35,10 @@ def tiny_run(tiny_cfg, tmp_path_factory) -> Path:
     return run
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def one_thread():
-    """One intra-op thread: the tests' 2 cores may be shared, where 2 threads each crawl."""
+    """One intra-op thread for a whole module (runs compared bitwise must share the thread count;
+    and the tests' 2 cores may be shared, where 2 threads each crawl)."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -26,7 +26,7 @@ def cfg(tiny_cfg):
 
 
 @pytest.fixture(scope="module")
-def straight(cfg, tmp_path_factory):
+def straight(cfg, tmp_path_factory, one_thread):
     """The uninterrupted run."""
     run = tmp_path_factory.mktemp("straight")
     train(cfg, run, device="cpu", progress=False)
@@ -34,7 +34,7 @@ def straight(cfg, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def interrupted(cfg, tmp_path_factory):
+def interrupted(cfg, tmp_path_factory, one_thread):
     """A run stopped after iteration 4; its newest checkpoint is from iteration 3."""
     run = tmp_path_factory.mktemp("interrupted")
     train(cfg, run, device="cpu", progress=False, stop_after=4)
