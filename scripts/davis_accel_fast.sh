@@ -3,7 +3,7 @@
 # (model.update_scale=0.5, a quarter of its cost) and the fusion is trained on DIS flow (4 ms
 # against flownets_lite's 26 ms at 240x427). Needs scripts/davis_reference.sh and scripts/davis_accel.sh run first.
 # Stage 1 fine-tunes the full-size update branch of scripts/davis_accel.sh ($RUN/accel_r18_stage1)
-# for 200 iterations at half size. About 20 minutes on 2 idle CPU cores.
+# for 200 iterations at half size. About 40 minutes on 2 idle CPU cores.
 set -euo pipefail
 RUN=${RUN:-runs}
 S1=configs/davis/accel_r18_stage1_update.yaml
@@ -22,6 +22,12 @@ dff train "$S2" --work-dir "$RUN/accel_r18_half_dis_stage2" $HALF model.flow=dis
 dff eval "$S2" --checkpoint "$RUN/accel_r18_half_dis_stage2/best.pt" --key-interval 5 --policy fixed \
   --json "$OUT/accel_half_dis.json" $HALF model.flow=dis
 dff bench "$S2" --size $SIZE --key-intervals 1,5 --json "$OUT/accel_half_dis.bench.json" $HALF model.flow=dis
+# Stage 3: the update branch trained through the fusion on DIS-propagated frames (reference fixed).
+dff train "$S2" --work-dir "$RUN/accel_r18_half_dis_stage3" $HALF model.flow=dis \
+  "train.freeze=[backbone, feature_conv, head, flow_net]" train.lr=5.0e-4 \
+  model.load_from="$RUN/accel_r18_half_dis_stage2/best.pt"
+dff eval "$S2" --checkpoint "$RUN/accel_r18_half_dis_stage3/best.pt" --key-interval 5 --policy fixed \
+  --json "$OUT/accel_half_dis_e2e.json" $HALF model.flow=dis
 
 # The same half-size update branch with FlowNetS-lite (trained with the fusion, as in davis_accel.sh).
 dff train "$S2" --work-dir "$RUN/accel_r18_half_stage2" $HALF model.load_from="$RUN/accel_r18_half_stage1/best.pt"
