@@ -9,12 +9,18 @@ import yaml
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads exponent floats without a dot (1e-3), as YAML 1.2 does."""
+    """SafeLoader that reads exponent floats without a dot (1e-3) and booleans as YAML 1.2 does."""
 
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
     list("-+0123456789"))
+# YAML 1.2 booleans: only true/false. YAML 1.1 also reads on/off/yes/no as booleans, which would
+# turn `train.amp: off` into False.
+for _first, _resolvers in _Loader.yaml_implicit_resolvers.items():
+    _Loader.yaml_implicit_resolvers[_first] = [r for r in _resolvers if r[0] != "tag:yaml.org,2002:bool"]
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
 
 
 def yaml_load(text: str):
@@ -97,6 +103,9 @@ DEFAULTS: dict = {
 }
 
 
+_YAML11_BOOLS = ("yes", "no", "on", "off", "y", "n")  # booleans in YAML 1.1, strings here
+
+
 class ConfigError(ValueError):
     """A config file or override that does not fit DEFAULTS."""
 
@@ -113,6 +122,8 @@ def _check_keys(cfg: dict, ref: dict, where: str) -> None:
                 raise ConfigError(f"config key {path!r} must be a mapping, got {value!r}")
             if ref[key]:  # an empty default ({}: train.lr_mult) is a free-form mapping
                 _check_keys(value, ref[key], path)
+        elif isinstance(ref[key], bool) and isinstance(value, str) and value.lower() in _YAML11_BOOLS:
+            raise ConfigError(f"config key {path!r} is true or false, got the string {value!r}")
 
 
 def merge(base: dict, update: dict) -> dict:

@@ -1,7 +1,13 @@
+import json
+from pathlib import Path
+
 import pytest
 import yaml
 
+from dff.cli import main
 from dff.config import DEFAULTS, ConfigError, load_config, parse_override, save_config
+from dff.engine.checkpoint import load_checkpoint
+from dff.engine.setup import model_from_config
 
 
 def test_defaults_hold_the_documented_keys():
@@ -64,3 +70,63 @@ def test_exponent_floats_without_dot_are_floats(tmp_path):
     p.write_text("train:\n  lr: 5e-4\n")
     assert load_config(p)["train"]["lr"] == 5e-4
     assert load_config(None, ["train.lr=2E-3"])["train"]["lr"] == 2e-3
+
+
+
+def test_only_true_and_false_are_booleans(tmp_path):
+    # YAML 1.1 reads off/on/yes/no as booleans: `amp: off` would become False, not the mode "off".
+    p = tmp_path / "c.yaml"
+    p.write_text("train:\n  amp: off\n  channels_last: true\n  compile: False\n")
+    tc = load_config(p)["train"]
+    assert (tc["amp"], tc["channels_last"], tc["compile"]) == ("off", True, False)
+    assert load_config(None, ["train.amp=off"])["train"]["amp"] == "off"
+    with pytest.raises(ConfigError, match="'model.scale_field' is true or false, got the string 'no'"):
+        load_config(None, ["model.scale_field=no"])
+    assert load_config(None, ["train.compile=aot_eager"])["train"]["compile"] == "aot_eager"
+
+
+
+SHIPPED = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_shipped_configs_load_and_build(path):
+    cfg = load_config(path, ["model.pretrained=null"])  # no weight download in tests
+    model = model_from_config(cfg, cfg["model"]["num_classes"] or 2)
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+@pytest.mark.parametrize("name", ["cityscapes/dff_r50_s8.yaml", "camvid/dff_r18_s8.yaml"])
+def test_dataset_configs_read_their_layout(name, tmp_path, capsys):
+    from layout_fixtures import make_camvid, make_cityscapes
+
+    if name.startswith("cityscapes"):
+        pytest.importorskip("cityscapesscripts.helpers.labels")
+    root = (make_cityscapes if name.startswith("cityscapes") else make_camvid)(tmp_path / "set")
+    path = Path(__file__).resolve().parents[1] / "configs" / name
+    assert main(["check-data", str(path), f"data.root={root}"]) == 0, capsys.readouterr().out
+    assert "no problems found" in capsys.readouterr().out
+
+
+TINY_MODEL = ["model.backbone=resnet18", "model.pretrained=null", "model.feat_channels=16", "model.flow_width=0.25",
+              "model.key_interval=3", "data.short_side=32", "data.crop_size=[32, 32]", "train.iters=2",
+              "train.batch_size=2", "train.val_every=2", "train.save_every=2", "train.workers=0",
+              "train.amp=off", "train.warmup_iters=1"]
+
+
+@pytest.mark.parametrize("name", ["cityscapes/dff_r50_s8.yaml", "camvid/dff_r18_s8.yaml"])
+def test_dataset_configs_train_and_evaluate_on_sparse_labels(name, tmp_path, capsys):
+    from layout_fixtures import make_camvid, make_cityscapes
+
+    if name.startswith("cityscapes"):
+        pytest.importorskip("cityscapesscripts.helpers.labels")
+    root = (make_cityscapes if name.startswith("cityscapes") else make_camvid)(tmp_path / "set")
+    path = str(Path(__file__).resolve().parents[1] / "configs" / name)
+    over = [f"data.root={root}", *TINY_MODEL]
+    assert main(["train", path, "--device", "cpu", "--work-dir", str(tmp_path / "run"), *over]) == 0
+    assert main(["eval", path, "--device", "cpu", "--checkpoint", str(tmp_path / "run" / "last.pt"),
+                 "--json", str(tmp_path / "eval.json"), *over]) == 0
+    res = json.loads((tmp_path / "eval.json").read_text())
+    # one val label each, scored with its key 0, 1 and 2 frames back (the context frames before it)
+    assert res["frames_by_distance"] == [1, 1, 1]
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["num_classes"] == (19 if "cityscapes" in name else 11)
