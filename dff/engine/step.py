@@ -21,8 +21,8 @@ def amp_dtype(name: str):
 
 
 def build_scaler(amp: str, device: torch.device) -> torch.amp.GradScaler:
-    """GradScaler, enabled for fp16 only (bf16 has fp32's range)."""
-    return torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+    """GradScaler, enabled for fp16 only (bf16 has fp32's range); an unknown train.amp is an error."""
+    return torch.amp.GradScaler(device.type, enabled=amp_dtype(amp) is torch.float16)
 
 
 def set_train_mode(model: torch.nn.Module, frozen: list, freeze_bn: bool) -> None:

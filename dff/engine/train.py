@@ -20,14 +20,14 @@ from ..config import ConfigError, save_config
 from ..data.datasets import PairDataset
 from .checkpoint import (load_checkpoint, prune_checkpoints, resolve_resume, restore_training, rng_state,
                          save_checkpoint)
-from .distributed import (Dist, ShardSampler, barrier, convert_sync_bn, epoch_batches, gather_objects,
+from .distributed import (ShardSampler, barrier, convert_sync_bn, epoch_batches, gather_objects,
                           setup_distributed, teardown, wrap_ddp)
 from .evaluate import evaluate
-from .objective import OBJECTIVES, TrainForward, unused_parameters
-from .optim import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler
+from .objective import TrainForward, unused_parameters
+from .optim import build_optimizer, build_scheduler
 from .runlog import RunLog
-from .setup import init_from, load_split, model_from_config, num_classes_of, select_device
-from .step import amp_dtype, build_scaler, set_train_mode, to_device, train_step
+from .setup import init_from, load_split, model_from_config, num_classes_of
+from .step import build_scaler, set_train_mode, to_device, train_step
 
 
 def seed_everything(seed: int) -> None:
@@ -60,20 +60,6 @@ def fix_unused(forward: TrainForward, crop_size, window: int, main: bool) -> Non
         print(f"train.objective {forward.objective}: {len(unused)} parameters unused, kept fixed ({', '.join(tops)})")
 
 
-def check_train_config(tc: dict, device: torch.device) -> None:
-    """Names and settings of the train section, checked before the minutes spent decoding the data."""
-    if tc["objective"] not in OBJECTIVES:
-        raise ConfigError(f"unknown train.objective {tc['objective']!r}; valid: {', '.join(OBJECTIVES)}")
-    amp_dtype(tc["amp"])
-    if tc["optimizer"] not in OPTIMIZERS:
-        raise ConfigError(f"unknown train.optimizer {tc['optimizer']!r}; valid: {', '.join(OPTIMIZERS)}")
-    if tc["scheduler"] not in SCHEDULERS:
-        raise ConfigError(f"unknown train.scheduler {tc['scheduler']!r}; valid: {', '.join(SCHEDULERS)}")
-    if int(tc["accumulate"]) < 1:
-        raise ConfigError(f"train.accumulate must be >= 1, got {tc['accumulate']}")
-    convert_sync_bn(torch.nn.Identity(), Dist(device=device), tc["sync_bn"])  # CUDA only: a clear error
-
-
 def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool = True,
           resume: str | Path | None = None, stop_after: int | None = None) -> dict:
     """Train per cfg, writing config.yaml, last.pt, best.pt, ckpt_<iter>.pt and metrics.jsonl.
@@ -82,7 +68,6 @@ def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool 
     stop_after: end after this iteration as an interrupted run would (checkpoints per save_every
     only); for tests and time-boxed jobs.
     """
-    check_train_config(cfg["train"], select_device(device))
     ctx = setup_distributed(device)
     try:
         return _train(cfg, Path(work_dir), ctx, progress, resume, stop_after)
@@ -97,13 +82,32 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
     seed_everything(tc["seed"] + ctx.rank)  # rank 0 initialises the model (DDP broadcasts it)
     num_classes = num_classes_of(cfg)
     cfg = {**cfg, "model": {**cfg["model"], "num_classes": num_classes}}
+    if int(tc["accumulate"]) < 1:
+        raise ConfigError(f"train.accumulate must be >= 1, got {tc['accumulate']}")
+
+    # Model, optimizer and scheduler come before the data: their builders check the config's
+    # names, which should fail in seconds, not after the minutes spent decoding frames.
+    model = model_from_config(cfg, num_classes)
+    loaded = init_from(model, cfg["model"]["load_from"]) if cfg["model"]["load_from"] and ctx.main else None
+    frozen = freeze(model, tc["freeze"])
+    model = convert_sync_bn(model, ctx, tc["sync_bn"]).to(dev)
+    if tc["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    forward = TrainForward(model, tc["objective"])
+    pair_only = cfg["model"]["propagation"] == "direct" or tc["objective"] == "per_frame"
+    crop = cfg["data"]["crop_size"] or [cfg["data"]["short_side"]] * 2
+    fix_unused(forward, crop, 2 if pair_only else k, ctx.main)
+    opt = build_optimizer(model, tc)
+    sched = build_scheduler(opt, tc)
+    scaler = build_scaler(tc["amp"], dev)
     if ctx.main:
         work_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, work_dir / "config.yaml")
+        if loaded is not None:
+            (work_dir / "load_from.json").write_text(json.dumps(loaded, indent=1))
 
     train_store = load_split(cfg, "train")
     val_store = load_split(cfg, "val") if ctx.main and tc["val_every"] else None
-    pair_only = cfg["model"]["propagation"] == "direct" or tc["objective"] == "per_frame"
     dataset = PairDataset(train_store, k - 1, cfg["data"]["crop_size"], cfg["data"]["ignore_index"],
                           cfg["data"]["scale_range"], pair_only=pair_only, seed=tc["seed"],
                           jitter=cfg["data"]["jitter"])
@@ -112,20 +116,6 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
                          + (f" over {ctx.world_size} processes" if ctx.world_size > 1 else ""))
     sampler = ShardSampler(dataset, ctx, tc["seed"])
     per_epoch = len(dataset) // ctx.world_size // tc["batch_size"]  # batches
-
-    model = model_from_config(cfg, num_classes)
-    if cfg["model"]["load_from"] and ctx.main:
-        (work_dir / "load_from.json").write_text(json.dumps(init_from(model, cfg["model"]["load_from"]), indent=1))
-    frozen = freeze(model, tc["freeze"])
-    model = convert_sync_bn(model, ctx, tc["sync_bn"]).to(dev)
-    if tc["channels_last"]:
-        model = model.to(memory_format=torch.channels_last)
-    forward = TrainForward(model, tc["objective"])
-    crop = cfg["data"]["crop_size"] or [cfg["data"]["short_side"]] * 2
-    fix_unused(forward, crop, 2 if pair_only else k, ctx.main)
-    opt = build_optimizer(model, tc)
-    sched = build_scheduler(opt, tc)
-    scaler = build_scaler(tc["amp"], dev)
 
     start, best, last_val = 0, -math.inf, None
     if resume_from is not None:
