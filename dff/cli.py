@@ -90,15 +90,9 @@ def cmd_make_synthetic(args) -> None:
 
 def cmd_check_data(args) -> int:
     from .data.check import check_clips, format_values
-    from .data.registry import label_lut
-    from .engine.setup import clips_of, num_classes_of
+    from .engine.setup import clips_of, label_lut_of
     cfg = _config(args)
-    d, problems = cfg["data"], []
-    try:
-        lut = label_lut(d["dataset"], num_classes_of(cfg), d["ignore_index"], d["label_map"], d["cityscapes_labels"])
-    except (FileNotFoundError, ValueError) as e:
-        print(f"dff check-data: error: {e}", file=sys.stderr)
-        return 1
+    lut, problems = label_lut_of(cfg), []
     for split in ("train", "val"):
         try:
             res = check_clips(clips_of(cfg, split), lut)

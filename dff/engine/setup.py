@@ -38,17 +38,16 @@ def clips_of(cfg: dict, split: str) -> list:
                        d["cityscapes_labels"])
 
 
-def label_reader_of(cfg: dict):
-    """path -> uint8 class ids for the configured dataset, validating every value."""
+def label_lut_of(cfg: dict):
+    """The configured dataset's raw label value -> class id table."""
     d = cfg["data"]
-    return lut_reader(label_lut(d["dataset"], num_classes_of(cfg), d["ignore_index"], d["label_map"],
-                                d["cityscapes_labels"]))
+    return label_lut(d["dataset"], num_classes_of(cfg), d["ignore_index"], d["label_map"], d["cityscapes_labels"])
 
 
 def load_split(cfg: dict, split: str) -> FrameStore:
     """Decode a split of the configured dataset into memory."""
     d = cfg["data"]
-    return FrameStore(clips_of(cfg, split), d["short_side"], label_reader_of(cfg), d["ignore_index"])
+    return FrameStore(clips_of(cfg, split), d["short_side"], lut_reader(label_lut_of(cfg)), d["ignore_index"])
 
 
 def model_from_config(cfg: dict, num_classes: int):
