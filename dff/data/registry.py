@@ -106,7 +106,7 @@ def label_lut(dataset: str, num_classes: int, ignore_index: int = 255, label_map
         mapping = {**{i: i for i in range(11)}, 11: ignore_index}
     elif label_map is not None:
         mapping = {ignore_index: ignore_index, **{int(k): int(v) for k, v in label_map.items()}}
-    else:  # synthetic, folder and cityscapes labelTrainIds (255 = ignored there)
-        mapping = identity_map(num_classes, 255 if dataset == "cityscapes" else ignore_index)
-        mapping[255 if dataset == "cityscapes" else ignore_index] = ignore_index
+    else:  # synthetic, folder and cityscapes labelTrainIds (whose files mark ignored pixels 255)
+        raw_ignore = 255 if dataset == "cityscapes" else ignore_index
+        mapping = {**identity_map(num_classes, raw_ignore), raw_ignore: ignore_index}
     return build_lut(mapping, num_classes, ignore_index)

@@ -4,10 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from .labels import build_lut, identity_map, read_mapped
-
 SPLIT_MODES = ("temporal", "sequences")
 
 
@@ -89,16 +85,3 @@ def synthetic_clips(root: str | Path, split: str, split_mode: str = "sequences",
             _temporal_range(len(frames), split, train_fraction)
         clips.append(Clip(d.name, frames, labels, start, end))
     return clips
-
-
-def davis_label(path: Path) -> np.ndarray:
-    """DAVIS mask (0 background, 255 object) to class ids 0/1; anything else is an error."""
-    return read_mapped(path, _DAVIS_LUT)
-
-
-def plain_label(path: Path, num_classes: int, ignore_index: int = 255) -> np.ndarray:
-    """Single-channel class-id PNG, validated against num_classes."""
-    return read_mapped(path, build_lut(identity_map(num_classes, ignore_index), num_classes, ignore_index))
-
-
-_DAVIS_LUT = build_lut({0: 0, 255: 1}, 2)

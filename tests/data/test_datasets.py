@@ -7,7 +7,11 @@ import pytest
 import torch
 
 from dff.data.datasets import FrameStore, PairDataset, resized_size, to_float
-from dff.data.sequences import davis_clips, davis_label
+from dff.data.labels import lut_reader
+from dff.data.registry import label_lut
+from dff.data.sequences import davis_clips
+
+davis_label = lut_reader(label_lut("davis", 2))  # what dff reads DAVIS masks with
 
 H, W = 24, 32
 SEQS = {"alpha": 10, "beta": 7}

@@ -4,9 +4,18 @@ import cv2
 import numpy as np
 import pytest
 
-from dff.data.registry import build_clips
-from dff.data.sequences import davis_clips, davis_label, plain_label, synthetic_clips
+from dff.data.labels import lut_reader
+from dff.data.registry import build_clips, label_lut
+from dff.data.sequences import davis_clips, synthetic_clips
 from dff.data.synthetic import write_synthetic
+
+davis_label = lut_reader(label_lut("davis", 2))  # what dff reads DAVIS masks with
+
+
+def plain_label(path, num_classes, ignore_index=255):
+    """A class-id PNG read as the synthetic and folder layouts read it."""
+    return lut_reader(label_lut("folder", num_classes, ignore_index))(path)
+
 
 REAL_DAVIS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "davis2016-mini"
 # Official DAVIS-2016 sequence lengths; they sum to 913 (shared/data/README.md says 962, which is wrong).
