@@ -13,15 +13,18 @@ def test_results_table_throughput_follows_key_rate_and_module_times(tmp_path):
     bench = {"key_seconds": 1.0, "propagate_seconds": 0.2, "module_seconds": {"flow": 0.1}}
     (tmp_path / "e.json").write_text(json.dumps(ev))
     (tmp_path / "b.json").write_text(json.dumps(bench))
+    (tmp_path / "s.json").write_text(json.dumps({**bench, "stream_key_seconds": 2.0, "stream_propagate_seconds": 1.0}))
     spec = f"{tmp_path}/e.json:{tmp_path}/b.json"
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "results_table.py"),
-                          f"pf={spec}:per_frame", f"k5={spec}:mean", f"fx={spec}:fixed", f"ad={spec}:adaptive"],
+                          f"pf={spec}:per_frame", f"k5={spec}:mean", f"fx={spec}:fixed", f"ad={spec}:adaptive",
+                          f"st={tmp_path}/e.json:{tmp_path}/s.json:mean"],
                          capture_output=True, text=True, check=True).stdout
-    rows = {l.split("|")[1].strip(): l.split("|")[2:5] for l in out.splitlines()[2:]}
-    assert [c.strip() for c in rows["pf"]] == ["0.8000", "100.0%", "1.00x"]
-    assert [c.strip() for c in rows["k5"]] == ["0.7600", "95.0%", f"{1 / (0.2 + 0.8 * 0.2):.2f}x"]
-    assert rows["fx"][2].strip() == f"{1 / (0.25 + 0.75 * 0.2):.2f}x"
-    assert rows["ad"][2].strip() == f"{1 / (0.25 * 1.1 + 0.75 * 0.2):.2f}x"
+    rows = {l.split("|")[1].strip(): [c.strip() for c in l.split("|")[2:6]] for l in out.splitlines()[2:]}
+    assert rows["pf"] == ["0.8000", "100.0%", "1.00x", "-"]
+    assert rows["k5"] == ["0.7600", "95.0%", f"{1 / (0.2 + 0.8 * 0.2):.2f}x", "-"]
+    assert rows["fx"][2] == f"{1 / (0.25 + 0.75 * 0.2):.2f}x"
+    assert rows["ad"][2] == f"{1 / (0.25 * 1.1 + 0.75 * 0.2):.2f}x"
+    assert rows["st"][3] == f"{2 / (0.2 * 2 + 0.8 * 1):.2f}x"  # from the streamed step times
 
 
 def test_flow_vs_truth_reports_errors_against_the_ground_truth(tiny_run):
@@ -31,3 +34,62 @@ def test_flow_vs_truth_reports_errors_against_the_ground_truth(tiny_run):
     lines = [l for l in out.splitlines() if l.startswith("current")]
     assert len(lines) == 2 and "current 5 key 2" in lines[1]
     assert "learned EPE" in lines[0] and "dis EPE" in lines[0] and "truth" in lines[0]
+
+
+def _load_script(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_key_placement_dynamic_programme_matches_brute_force():
+    import itertools
+
+    import torch
+
+    kp = _load_script("key_placement_bound")
+    g = torch.Generator().manual_seed(0)
+    length, max_gap = 7, 3
+    # Error grows with distance, plus noise, so the best placement is not simply even spacing.
+    cms = {(s, t): torch.tensor([[50, int((t - s) * torch.randint(1, 9, (1,), generator=g))], [0, 30]])
+           for s in range(length) for t in range(s, min(s + max_gap, length))}
+    clip = {"length": length, "cms": cms}
+    best = kp.best_per_count(clip, max_gap)
+    for m in range(1, length + 1):
+        feasible = []
+        for rest in itertools.combinations(range(1, length), m - 1):
+            keys = [0, *rest]
+            if all(b - a <= max_gap for a, b in zip(keys, keys[1:] + [length])):
+                feasible.append((kp.wrong(sum(kp.segment(clip, a, b) for a, b in zip(keys, keys[1:] + [length]))), keys))
+        if feasible:
+            assert best[m][0] == min(feasible)[0]
+        else:
+            assert m not in best
+    assert kp.allocate([best, best], 5) is None  # each clip needs 3 keys for gaps <= 3
+    two = kp.allocate([best, best], 7)
+    assert sum(map(len, two)) == 7
+    assert kp.wrong(sum(kp.segment(clip, a, b) for keys in two for a, b in zip(keys, keys[1:] + [length]))) == \
+        min(best[m][0] + best[7 - m][0] for m in best if 7 - m in best)
+
+
+def test_key_placement_bound_fixed_row_equals_the_streamed_fixed_policy(tiny_run, tmp_path):
+    from dff.config import load_config
+    from dff.engine.evaluate import evaluate_stream
+    from dff.engine.setup import load_split, load_trained
+    from dff.engine.stream import build_policy
+
+    out = tmp_path / "bound.json"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "key_placement_bound.py"), str(tiny_run / "config.yaml"),
+                    str(tiny_run / "best.pt"), "--key-interval", "3", "--max-gap", "5", "--json", str(out)],
+                   capture_output=True, text=True, check=True, cwd=ROOT)
+    rows = json.loads(out.read_text())["rows"]
+    cfg = load_config(tiny_run / "config.yaml")
+    model, ckpt = load_trained(cfg, tiny_run / "best.pt", "cpu")
+    stream = evaluate_stream(model, load_split(cfg, "val"), build_policy("fixed", 3), int(ckpt["num_classes"]))
+    assert rows[0]["placement"] == "fixed" and rows[0]["keys"] == stream["key_frames"]
+    assert abs(rows[0]["miou"] - stream["miou"]) < 1e-6
+    same = next(r for r in rows[1:] if r["keys"] == rows[0]["keys"])
+    assert same["wrong_pixels"] <= rows[0]["wrong_pixels"] and same["longest_gap"] <= 5

@@ -8,20 +8,40 @@ import torch
 
 from ..ops import flow_warp
 from .setup import model_from_config, num_classes_of, select_device
+from .stream import StreamSegmenter
 
 
-def time_fn(fn, reps: int, device: torch.device) -> float:
-    """Median wall time of fn() in seconds after one warm-up call."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    fn()
-    sync()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
+def synchronizer(device: torch.device):
+    """A function that waits for the device's queued work (a no-op on the CPU)."""
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def time_in_turns(fns: dict, reps: int, device: torch.device) -> dict:
+    """Median wall time (s) of each fn, timed round-robin so that load changes hit all alike."""
+    sync = synchronizer(device)
+    for fn in fns.values():  # warm-up
         fn()
+    sync()
+    times = {name: [] for name in fns}
+    for _ in range(reps):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            sync()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def stream_steps(model, frames: torch.Tensor, device: torch.device) -> list[float]:
+    """Wall time of each StreamSegmenter step over frames (T, 3, H, W): one key frame, then T - 1
+    propagated ones, exactly as `dff infer` runs them."""
+    sync, runner, times = synchronizer(device), StreamSegmenter(model, len(frames)), []
+    for f in frames:
+        t = time.perf_counter()
+        runner.step(f[None])
         sync()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return times
 
 
 @torch.no_grad()
@@ -33,7 +53,10 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
     (with the scale field) + head. DFF at key interval k runs k/(t_key + (k-1) t_prop) frames/s,
     per-frame runs 1/t_key; r = t_prop / t_key is DFF's non-key/key cost ratio. For Accel the
     non-key frame adds the update branch and the fusion (which includes the head), so
-    t_prop = flow + warp + update + fusion.
+    t_prop = flow + warp + update + fusion. The same throughputs are also measured end to end,
+    from the median time of a StreamSegmenter step on a key frame and on a propagated frame
+    (stream_fps, relative to a key frame every frame). All timings are taken in turns (rep by
+    rep), so the ratios come from the same moments.
     """
     dev = select_device(device)
     n = num_classes if num_classes is not None else num_classes_of(cfg)
@@ -49,25 +72,37 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
         w = flow_warp(feat, flow, padding_mode=model.padding_mode)
         return w if scale is None else w * scale
 
-    ms = {
-        "backbone": time_fn(lambda: model.backbone(k), reps, dev),
-        "feature_conv": time_fn(lambda: model.feature_conv(trunk), reps, dev),
-        "flow": time_fn(lambda: model.flow_net(frame, key, feat.shape[-2:]), reps, dev),
-        "warp": time_fn(warp, reps, dev),
-        "head": time_fn(lambda: model.logits(feat, size), reps, dev),
+    fns = {
+        "backbone": lambda: model.backbone(k),
+        "feature_conv": lambda: model.feature_conv(trunk),
+        "flow": lambda: model.flow_net(frame, key, feat.shape[-2:]),
+        "warp": warp,
+        "head": lambda: model.logits(feat, size),
     }
+    if hasattr(model, "update"):
+        upd = model.update_output(frame, feat.shape[-2:])
+        fns["update"] = lambda: model.update_output(frame, feat.shape[-2:])
+        fns["fusion"] = lambda: model.upsample(model.fuse(feat, upd), size)
+    # End to end: the median StreamSegmenter step on key and on propagated frames (medians per
+    # step, because the occasional stall of a shared machine would swamp a whole clip's time).
+    clip = torch.rand(max(2, *key_intervals), 3, *size, device=dev)
+    steps = []
+    timed = time_in_turns({**fns, "stream": lambda: steps.append(stream_steps(model, clip, dev))}, reps, dev)
+    steps = steps[1:]  # drop the warm-up
+    t_key_step = statistics.median(s[0] for s in steps)
+    t_prop_step = statistics.median(t for s in steps for t in s[1:])
+    ms = {name: timed[name] for name in fns}
     t_key = ms["backbone"] + ms["feature_conv"] + ms["head"]
     t_prop = ms["flow"] + ms["warp"] + ms["head"]
     if hasattr(model, "update"):
-        upd = model.update_output(frame, feat.shape[-2:])
-        ms["update"] = time_fn(lambda: model.update_output(frame, feat.shape[-2:]), reps, dev)
-        ms["fusion"] = time_fn(lambda: model.upsample(model.fuse(feat, upd), size), reps, dev)
         t_prop = ms["flow"] + ms["warp"] + ms["update"] + ms["fusion"]
     per_frame_fps = 1.0 / t_key
     rows = []
     for kk in key_intervals:
         fps = kk / (t_key + (kk - 1) * t_prop)
-        rows.append({"key_interval": kk, "fps": fps, "speedup": fps / per_frame_fps})
+        stream_fps = kk / (t_key_step + (kk - 1) * t_prop_step)
+        rows.append({"key_interval": kk, "fps": fps, "speedup": fps / per_frame_fps,
+                     "stream_fps": stream_fps, "stream_speedup": stream_fps * t_key_step})
     return {
         "size": list(size), "device": str(dev), "threads": torch.get_num_threads(),
         "arch": cfg["model"]["arch"], "update_backbone": cfg["model"]["update_backbone"],
@@ -75,6 +110,7 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
         "flow": cfg["model"]["flow"], "feature_grid": list(feat.shape[-2:]),
         "module_seconds": ms, "key_seconds": t_key, "propagate_seconds": t_prop,
         "r_nonkey_over_key": t_prop / t_key, "per_frame_fps": per_frame_fps, "dff": rows,
+        "stream_key_seconds": t_key_step, "stream_propagate_seconds": t_prop_step,
     }
 
 
@@ -91,5 +127,5 @@ def format_bench(res: dict) -> str:
                  f"r = {res['r_nonkey_over_key']:.4f}")
     lines.append(f"{'per-frame':<14}{res['per_frame_fps']:>10.3f} fps")
     lines += [f"{name + ' k=' + str(r['key_interval']):<14}{r['fps']:>10.3f} fps  {r['speedup']:.2f}x"
-              for r in res["dff"]]
+              f"   streamed {r['stream_fps']:.3f} fps  {r['stream_speedup']:.2f}x" for r in res["dff"]]
     return "\n".join(lines)

@@ -8,8 +8,10 @@ from ..ops import flow_warp, resize_flow
 POLICIES = ("fixed", "adaptive")
 # Adaptive signals, all "how far is this frame from its key": mean flow magnitude (feature-grid
 # px); mean |frame - key warped by the flow| (the warp's photometric error, [0, 1] intensity);
-# mean |frame - key| (no flow needed before the decision).
-SIGNALS = ("flow", "residual", "difference")
+# mean |frame - key| (no flow needed before the decision); Accel only: the fraction of pixels
+# where the update branch and the warped reference disagreed on the previous frame (free: both
+# were computed for its fusion; 0 after a key frame).
+SIGNALS = ("flow", "residual", "difference", "disagreement")
 
 
 class FixedPolicy:
@@ -87,8 +89,13 @@ class StreamSegmenter:
     def __init__(self, model, policy):
         self.model = model
         self.policy = build_policy("fixed", policy) if isinstance(policy, int) else policy
+        self.signal = self.policy.signal if self.policy.needs_signal else None
+        if self.signal == "disagreement" and not hasattr(model, "disagreement"):
+            raise ValueError("key signal 'disagreement' compares the update branch with the reference: "
+                             "it needs model.arch=accel")
         self.state, self.frames, self.keys = None, 0, 0
         self.last_flow = None  # flow of the last propagated frame (None after a key frame)
+        self.last_disagreement = 0.0  # of the last frame (0 after a key frame)
 
     def reset(self) -> None:
         """Forget the key state; the next frame is a key frame."""
@@ -102,12 +109,23 @@ class StreamSegmenter:
     def _signal(self, frame: torch.Tensor, motion) -> float:
         """The adaptive policy's signal from frame to the held key frame."""
         key = self.state["frame"]
-        if self.policy.signal == "difference":
+        if self.signal == "disagreement":
+            return self.last_disagreement
+        if self.signal == "difference":
             return float((frame - key).abs().mean())
-        if self.policy.signal == "residual":
+        if self.signal == "residual":
             flow = resize_flow(motion[0], frame.shape[-2:])
             return float((flow_warp(key, flow, padding_mode="border") - frame).abs().mean())
         return float(motion[0].norm(dim=1).mean())
+
+    def _predict(self, state: dict) -> torch.Tensor:
+        """Logits of a propagated frame (and, for the disagreement signal, its disagreement)."""
+        if self.signal != "disagreement":
+            return self.model.predict(state)
+        feat, frame = state["feat"], state["frame"]
+        update = self.model.update_output(frame, feat.shape[-2:])
+        self.last_disagreement = float(self.model.disagreement(feat, update)[0])
+        return self.model.upsample(self.model.fuse(feat, update), frame.shape[-2:])
 
     @torch.no_grad()
     def step(self, frame: torch.Tensor) -> tuple[torch.Tensor, bool]:
@@ -115,17 +133,16 @@ class StreamSegmenter:
         self.frames += 1
         if self.state is not None:
             # The flow is computed once, before the decision only when the signal needs it.
-            needs = self.policy.needs_signal
-            motion = self._motion(frame) if needs and self.policy.signal != "difference" else None
-            signal = self._signal(frame, motion) if needs else None
+            motion = self._motion(frame) if self.signal in ("flow", "residual") else None
+            signal = self._signal(frame, motion) if self.signal else None
             if not self.policy.is_key(signal):
                 motion = motion or self._motion(frame)
                 self.last_flow = motion[0]
                 state = {"frame": frame, "feat": self.model.warp(self.state["feat"], *motion)}
                 if self.model.propagation == "chained":  # carry features frame to frame
                     self.state = state
-                return self.model.predict(state), False
+                return self._predict(state), False
         self.keys += 1
-        self.last_flow = None
+        self.last_flow, self.last_disagreement = None, 0.0
         self.state = self.model.forward_key(frame)
         return self.model.forward_state(self.state, frame.shape[-2:]), True

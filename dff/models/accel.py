@@ -107,6 +107,12 @@ class AccelSegmenter(DFFSegmenter):
         """Fused class scores on the reference feature grid."""
         return self.fuse(feat, self.update_output(frame, feat.shape[-2:]))
 
+    def disagreement(self, feat: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
+        """Per sample, the fraction of grid pixels where the warped reference and the update branch
+        (its `update_output`) pick different classes: how stale the reference has become."""
+        own = update if self.fusion_mode == "score" else self.update.head(update)
+        return (self.head(feat).argmax(1) != own.argmax(1)).float().mean((1, 2))
+
     def update_logits(self, frame: torch.Tensor) -> torch.Tensor:
         """Logits of the update branch alone on a [0, 1] frame."""
         return self.upsample(self.update(self.normalize(frame)), frame.shape[-2:])

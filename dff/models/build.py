@@ -12,17 +12,20 @@ ARCHS = ("dff", "accel")
 
 
 def build_flow_net(name: str, scale_channels: int = 0, width: float = 1.0, raft_updates: int = 6,
-                   dis_preset: str = "fast"):
+                   dis_preset: str = "fast", input_scale: float = 0.5):
     """Flow network by name; flow in pixels of the requested grid, current -> key.
 
     Only flownets_lite learns DFF's scale field; the others propagate with scale 1.
+    input_scale resizes the frames before flownets_lite, raft_small and dis.
     """
+    if not 0.0 < input_scale <= 1.0:
+        raise ValueError(f"model.flow_scale must be in (0, 1], got {input_scale}")
     if name == "flownets_lite":
-        return FlowNetSLite(scale_channels=scale_channels, width=width)
+        return FlowNetSLite(scale_channels=scale_channels, width=width, input_scale=input_scale)
     if name == "raft_small":
-        return RAFTSmallFlow(num_flow_updates=raft_updates)
+        return RAFTSmallFlow(num_flow_updates=raft_updates, input_scale=input_scale)
     if name == "dis":
-        return DISFlow(preset=dis_preset)
+        return DISFlow(preset=dis_preset, input_scale=input_scale)
     if name == "zero":
         return ZeroFlow()
     if name == "oracle":
@@ -31,7 +34,8 @@ def build_flow_net(name: str, scale_channels: int = 0, width: float = 1.0, raft_
 
 
 def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int = 8,
-                flow: str = "flownets_lite", flow_width: float = 1.0, raft_updates: int = 6,
+                flow: str = "flownets_lite", flow_width: float = 1.0, flow_scale: float = 0.5,
+                raft_updates: int = 6,
                 dis_preset: str = "fast", feat_channels: int = 256, scale_field: bool = True,
                 pretrained: str | None = None, padding_mode: str = "border",
                 propagation: str = "direct", arch: str = "dff", update_backbone: str = "resnet18",
@@ -46,6 +50,7 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
         output_stride: 8 or 16 (32 for a plain FCN).
         flow: one of FLOW_NETS.
         flow_width: channel multiplier of flownets_lite.
+        flow_scale: the flow network sees the frames resized by this factor (not zero/oracle).
         raft_updates: recurrent updates of raft_small.
         dis_preset: DIS preset (ultrafast, fast, medium).
         feat_channels: channels of the DFF feature conv (the warped tensor).
@@ -67,7 +72,7 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
         raise ValueError(f"unknown model.arch {arch!r}; valid: {', '.join(ARCHS)}")
     net = build_backbone(backbone, output_stride, pretrained == "imagenet")
     flow_net = build_flow_net(flow, feat_channels if scale_field else 0, flow_width, raft_updates,
-                              dis_preset)
+                              dis_preset, flow_scale)
     if arch == "dff":
         return DFFSegmenter(net, flow_net, num_classes, feat_channels, padding_mode, propagation)
     update = UpdateBranch(update_backbone, num_classes, update_output_stride, update_channels,

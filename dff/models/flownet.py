@@ -75,10 +75,11 @@ class FlowNetSLite(nn.Module):
 
     def forward(self, current: torch.Tensor, key: torch.Tensor, out_size: tuple[int, int]):
         """Return (flow (N,2,*out_size) in out-grid pixels, scale (N,C,*out_size) or None)."""
-        x = (torch.cat((current, key), 1) - self.mean) / self.std
-        if self.input_scale != 1.0:
+        x = torch.cat((current, key), 1)
+        if self.input_scale != 1.0:  # resize first: normalising the smaller input is cheaper (and equal)
             x = F.interpolate(x, scale_factor=self.input_scale, mode="bilinear",
                               align_corners=False, antialias=self.input_scale < 1)
+        x = (x - self.mean) / self.std
         x1 = self.conv1(x)
         x2 = self.conv2(x1)
         x3 = self.conv3(x2)

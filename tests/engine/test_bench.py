@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from dff.engine.bench import bench, format_bench
 
@@ -14,7 +15,24 @@ def test_bench_reports_modules_and_consistent_throughput(tiny_cfg):
     r = res["r_nonkey_over_key"]
     assert k5["speedup"] == pytest.approx(5 / (1 + 4 * r))
     assert res["feature_grid"] == [8, 12]
-    assert "DFF k=5" in format_bench(res)
+    assert k1["stream_speedup"] == 1.0 and k5["stream_fps"] > 0
+    assert "DFF k=5" in format_bench(res) and "streamed" in format_bench(res)
+
+
+def test_bench_streams_like_infer_and_times_in_turns(tiny_cfg, monkeypatch):
+    from dff.engine import bench as bench_mod
+
+    clips = []
+    real = bench_mod.stream_steps
+    monkeypatch.setattr(bench_mod, "stream_steps", lambda m, clip, dev: clips.append(len(clip)) or real(m, clip, dev))
+    res = bench(tiny_cfg, (64, 96), [5, 3], reps=2, device="cpu")
+    assert clips == [5, 5, 5]  # warm-up + one per rep: a key frame then 4 propagated ones
+    tk, tp = res["stream_key_seconds"], res["stream_propagate_seconds"]
+    for row in res["dff"]:
+        k = row["key_interval"]
+        assert row["stream_speedup"] == pytest.approx(k / (1 + (k - 1) * tp / tk))
+    steps = real(bench_mod.model_from_config(tiny_cfg, 3).eval(), torch.rand(3, 3, 64, 96), torch.device("cpu"))
+    assert len(steps) == 3 and all(t > 0 for t in steps)
 
 
 def test_bench_accel_adds_update_branch_and_fusion_to_non_key_frames(tiny_cfg):

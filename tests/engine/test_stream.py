@@ -118,3 +118,37 @@ def test_adaptive_difference_signal_takes_keys_on_scene_changes():
 def test_unknown_signal_lists_the_valid_ones():
     with pytest.raises(ValueError, match="flow, residual, difference"):
         build_policy("adaptive", 5, signal="entropy")
+
+
+@pytest.mark.parametrize("fusion", ["score", "feature"])
+def test_disagreement_signal_is_the_previous_frames_reference_update_disagreement(fusion):
+    torch.manual_seed(0)
+    model = build_model(2, "resnet18", 16, feat_channels=8, flow_width=0.25, arch="accel",
+                        update_channels=8, fusion=fusion).eval()
+    torch.nn.init.normal_(model.fusion.weight, std=0.5)
+    frames = [torch.rand(1, 3, 64, 96) for _ in range(4)]
+    policy = build_policy("adaptive", 3, threshold=1e9, signal="disagreement")
+    runner = StreamSegmenter(model, policy)
+    seen = []
+    policy.is_key = lambda s, f=policy.is_key: seen.append(s) or f(s)
+    outs = [runner.step(f) for f in frames]
+    assert [k for _, k in outs] == [True, False, False, False]
+    with torch.no_grad():
+        key = model.forward_key(frames[0])
+        expect = []
+        for i in (1, 2):
+            state = model.advance(frames[i], key)
+            # The output is still the fused prediction.
+            assert torch.allclose(outs[i][0], model.predict(state), atol=1e-6)
+            upd = model.update_output(frames[i], state["feat"].shape[-2:])
+            ref = model.head(state["feat"]).argmax(1)
+            own = (upd if fusion == "score" else model.update.head(upd)).argmax(1)
+            expect.append(float((ref != own).float().mean()))
+    # Frame 1 decides on the key frame's 0; frames 2 and 3 on frames 1 and 2's disagreement.
+    assert seen == [0.0, pytest.approx(expect[0]), pytest.approx(expect[1])]
+    assert 0.0 < expect[0] < 1.0
+
+
+def test_disagreement_signal_needs_an_update_branch():
+    with pytest.raises(ValueError, match="needs model.arch=accel"):
+        StreamSegmenter(tiny_model(), build_policy("adaptive", 3, signal="disagreement"))

@@ -106,3 +106,24 @@ def test_oracle_refuses_unknown_frames_wrong_order_and_training():
         net(frames[0], frames[2], (20, 30))
     with pytest.raises(RuntimeError, match="cannot be trained"):
         net.train()(frames[1], frames[0], (20, 30))
+
+
+@pytest.mark.parametrize("name", ["flownets_lite", "raft_small", "dis"])
+def test_flow_scale_sets_the_input_resolution_of_each_flow_net(name):
+    net = build_flow_net(name, input_scale=0.25)
+    assert net.input_scale == 0.25
+    assert build_flow_net(name).input_scale == 0.5
+    with pytest.raises(ValueError, match="flow_scale must be in"):
+        build_flow_net(name, input_scale=0.0)
+
+
+def test_flownets_lite_cost_falls_with_flow_scale():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def flops(scale):
+        net = build_flow_net("flownets_lite", input_scale=scale).eval()
+        with FlopCounterMode(display=False) as fc, torch.no_grad():
+            net(torch.rand(1, 3, 128, 192), torch.rand(1, 3, 128, 192), (8, 12))
+        return fc.get_total_flops()
+
+    assert flops(0.25) < 0.3 * flops(0.5)
