@@ -3,7 +3,7 @@
 # (model.update_scale=0.5, a quarter of its cost) and the fusion is trained on DIS flow (4 ms
 # against flownets_lite's 26 ms at 240x427). Needs scripts/davis_reference.sh and scripts/davis_accel.sh run first.
 # Stage 1 fine-tunes the full-size update branch of scripts/davis_accel.sh ($RUN/accel_r18_stage1)
-# for 200 iterations at half size. About 40 minutes on 2 idle CPU cores.
+# for 200 iterations at half size. About 80 minutes on 2 idle CPU cores.
 set -euo pipefail
 RUN=${RUN:-runs}
 S1=configs/davis/accel_r18_stage1_update.yaml
@@ -34,3 +34,17 @@ dff train "$S2" --work-dir "$RUN/accel_r18_half_stage2" $HALF model.load_from="$
 dff eval "$S2" --checkpoint "$RUN/accel_r18_half_stage2/best.pt" --key-interval 5 --policy fixed \
   --json "$OUT/accel_half.json" $HALF
 dff bench "$S2" --size $SIZE --key-intervals 1,5 --json "$OUT/accel_half.bench.json" $HALF
+
+# FlowNetS-lite on quarter-size frames (model.flow_scale=0.25, about a third of its cost at half
+# size), fusion and flow trained as above from the half-size update branch.
+FAST="$HALF model.flow_scale=0.25"
+dff train "$S2" --work-dir "$RUN/accel_r18_half_fs025_stage2" $FAST model.load_from="$RUN/accel_r18_half_stage1/best.pt"
+dff eval "$S2" --checkpoint "$RUN/accel_r18_half_fs025_stage2/best.pt" --key-interval 5 --policy fixed \
+  --json "$OUT/accel_half_fs025.json" $FAST
+dff bench "$S2" --size $SIZE --key-intervals 1,5 --reps 15 --json "$OUT/accel_us0.5_fs0.25.bench.json" $FAST
+# How much key placement could win at that key count (best placement in hindsight), and the
+# Accel-only disagreement signal at the fixed policy's key count.
+python scripts/key_placement_bound.py "$S2" "$RUN/accel_r18_half_fs025_stage2/best.pt" \
+  --json "$OUT/bound_accel_fs025.json" $FAST
+python scripts/adaptive_sweep.py "$S2" "$RUN/accel_r18_half_fs025_stage2/best.pt" --signal disagreement --match \
+  --steps 7 --json "$OUT/sweep_accel_disagreement.json" $FAST

@@ -67,12 +67,18 @@ def test_bad_policy_arguments():
         build_policy("random", 5)
 
 
+def tiny_accel(**kw):
+    """A tiny Accel model whose fusion mixes both branches (not the reference pass-through init)."""
+    torch.manual_seed(0)
+    model = build_model(2, "resnet18", 16, feat_channels=8, flow_width=0.25, arch="accel", update_channels=8,
+                        **kw).eval()
+    torch.nn.init.normal_(model.fusion.weight, std=0.5)
+    return model
+
+
 @pytest.mark.parametrize("propagation", ["direct", "chained"])
 def test_accel_stream_gives_reference_on_keys_and_fusion_elsewhere(propagation):
-    torch.manual_seed(0)
-    model = build_model(2, "resnet18", 16, feat_channels=8, flow_width=0.25, arch="accel",
-                        update_channels=8, propagation=propagation).eval()
-    torch.nn.init.normal_(model.fusion.weight, std=0.5)
+    model = tiny_accel(propagation=propagation)
     frames = [torch.rand(1, 3, 32, 48) for _ in range(3)]
     outs = [runner_out for runner_out, _ in map(StreamSegmenter(model, 3).step, frames)]
     with torch.no_grad():
@@ -122,10 +128,7 @@ def test_unknown_signal_lists_the_valid_ones():
 
 @pytest.mark.parametrize("fusion", ["score", "feature"])
 def test_disagreement_signal_is_the_previous_frames_reference_update_disagreement(fusion):
-    torch.manual_seed(0)
-    model = build_model(2, "resnet18", 16, feat_channels=8, flow_width=0.25, arch="accel",
-                        update_channels=8, fusion=fusion).eval()
-    torch.nn.init.normal_(model.fusion.weight, std=0.5)
+    model = tiny_accel(fusion=fusion)
     frames = [torch.rand(1, 3, 64, 96) for _ in range(4)]
     policy = build_policy("adaptive", 3, threshold=1e9, signal="disagreement")
     runner = StreamSegmenter(model, policy)
