@@ -1,6 +1,6 @@
 """Fixed vs adaptive key-frame policy on the val clips, at the fixed policy's key rate.
 
-usage: python scripts/adaptive_sweep.py CONFIG CHECKPOINT [--signal flow|residual|difference]
+usage: python scripts/adaptive_sweep.py CONFIG CHECKPOINT [--signal flow|residual|difference|uncertainty|disagreement]
            [--thresholds 0.25,0.5,1 | --match] [key=value ...]
 --match bisects the adaptive threshold until the adaptive policy takes as many key frames as
 the fixed one (the same cost), so the two mIoUs compare directly.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Accel at >= 2x on DAVIS-2016 mini: the ResNet-18 update branch sees the frame at half size
-# (model.update_scale=0.5, a quarter of its cost) and the fusion is trained on DIS flow (4 ms
-# against flownets_lite's 26 ms at 240x427). Needs scripts/davis_reference.sh and scripts/davis_accel.sh run first.
-# Stage 1 fine-tunes the full-size update branch of scripts/davis_accel.sh ($RUN/accel_r18_stage1)
-# for 200 iterations at half size. About 80 minutes on 2 idle CPU cores.
+# Accel at >= 2x on DAVIS-2016 mini with a ResNet-18 update branch. Stages, each from the last:
+# the update branch fine-tuned on half-size frames (model.update_scale=0.5, a quarter of its
+# cost); the fusion trained on DIS flow (4 ms) and then the update branch through it; FlowNetS-lite
+# at half and at quarter size (model.flow_scale=0.25); the update branch at 0.4 size with
+# FlowNetS-lite at 0.25. Needs scripts/davis_reference.sh and scripts/davis_accel.sh run first
+# (the stage-1 update branch in $RUN/accel_r18_stage1). About 2 hours on 2 idle CPU cores.
 set -euo pipefail
 RUN=${RUN:-runs}
 S1=configs/davis/accel_r18_stage1_update.yaml
@@ -48,3 +49,14 @@ python scripts/key_placement_bound.py "$S2" "$RUN/accel_r18_half_fs025_stage2/be
   --json "$OUT/bound_accel_fs025.json" $FAST
 python scripts/adaptive_sweep.py "$S2" "$RUN/accel_r18_half_fs025_stage2/best.pt" --signal disagreement --match \
   --steps 7 --json "$OUT/sweep_accel_disagreement.json" $FAST
+
+# The update branch on 0.4-size frames (its half-size stage-1 weights fine-tuned at that size),
+# FlowNetS-lite at 0.25: the configuration that keeps >= 99% at >= 2x.
+S04="model.update_scale=0.4 model.flow_scale=0.25"
+dff train "$S1" --work-dir "$RUN/accel_r18_us04_stage1" model.update_scale=0.4 \
+  model.load_from="$RUN/accel_r18_half_stage1/best.pt" train.iters=200 train.val_every=100 train.save_every=100 \
+  train.warmup_iters=10
+dff train "$S2" --work-dir "$RUN/accel_r18_us04_fs025_stage2" $S04 model.load_from="$RUN/accel_r18_us04_stage1/best.pt"
+dff eval "$S2" --checkpoint "$RUN/accel_r18_us04_fs025_stage2/best.pt" --key-interval 5 --policy fixed \
+  --json "$OUT/accel_us04_fs025.json" $S04
+dff bench "$S2" --size $SIZE --key-intervals 1,5 --reps 15 --json "$OUT/accel_us0.4_fs0.25.bench.json" $S04

@@ -8,10 +8,11 @@ from ..ops import flow_warp, resize_flow
 POLICIES = ("fixed", "adaptive")
 # Adaptive signals, all "how far is this frame from its key": mean flow magnitude (feature-grid
 # px); mean |frame - key warped by the flow| (the warp's photometric error, [0, 1] intensity);
-# mean |frame - key| (no flow needed before the decision); Accel only: the fraction of pixels
-# where the update branch and the warped reference disagreed on the previous frame (free: both
-# were computed for its fusion; 0 after a key frame).
-SIGNALS = ("flow", "residual", "difference", "disagreement")
+# mean |frame - key| (no flow needed before the decision). Two are read off the previous frame's
+# output (free; a key frame's counts too): its uncertainty, 1 - mean max class probability; and,
+# Accel only, the fraction of pixels where the update branch and the warped reference disagreed
+# (0 after a key frame: the reference alone).
+SIGNALS = ("flow", "residual", "difference", "uncertainty", "disagreement")
 
 
 class FixedPolicy:
@@ -95,7 +96,7 @@ class StreamSegmenter:
                              "it needs model.arch=accel")
         self.state, self.frames, self.keys = None, 0, 0
         self.last_flow = None  # flow of the last propagated frame (None after a key frame)
-        self.last_disagreement = 0.0  # of the last frame (0 after a key frame)
+        self.previous = 0.0  # uncertainty / disagreement of the previous frame's output
 
     def reset(self) -> None:
         """Forget the key state; the next frame is a key frame."""
@@ -109,8 +110,8 @@ class StreamSegmenter:
     def _signal(self, frame: torch.Tensor, motion) -> float:
         """The adaptive policy's signal from frame to the held key frame."""
         key = self.state["frame"]
-        if self.signal == "disagreement":
-            return self.last_disagreement
+        if self.signal in ("uncertainty", "disagreement"):
+            return self.previous
         if self.signal == "difference":
             return float((frame - key).abs().mean())
         if self.signal == "residual":
@@ -124,7 +125,7 @@ class StreamSegmenter:
             return self.model.predict(state)
         feat, frame = state["feat"], state["frame"]
         update = self.model.update_output(frame, feat.shape[-2:])
-        self.last_disagreement = float(self.model.disagreement(feat, update)[0])
+        self.previous = float(self.model.disagreement(feat, update)[0])
         return self.model.upsample(self.model.fuse(feat, update), frame.shape[-2:])
 
     @torch.no_grad()
@@ -141,8 +142,14 @@ class StreamSegmenter:
                 state = {"frame": frame, "feat": self.model.warp(self.state["feat"], *motion)}
                 if self.model.propagation == "chained":  # carry features frame to frame
                     self.state = state
-                return self._predict(state), False
+                return self._observed(self._predict(state)), False
         self.keys += 1
-        self.last_flow, self.last_disagreement = None, 0.0
+        self.last_flow, self.previous = None, 0.0
         self.state = self.model.forward_key(frame)
-        return self.model.forward_state(self.state, frame.shape[-2:]), True
+        return self._observed(self.model.forward_state(self.state, frame.shape[-2:])), True
+
+    def _observed(self, logits: torch.Tensor) -> torch.Tensor:
+        """Pass logits through, noting their uncertainty when the policy reads it."""
+        if self.signal == "uncertainty":
+            self.previous = float(1 - logits.softmax(1).amax(1).mean())
+        return logits

@@ -155,3 +155,17 @@ def test_disagreement_signal_is_the_previous_frames_reference_update_disagreemen
 def test_disagreement_signal_needs_an_update_branch():
     with pytest.raises(ValueError, match="needs model.arch=accel"):
         StreamSegmenter(tiny_model(), build_policy("adaptive", 3, signal="disagreement"))
+
+
+def test_uncertainty_signal_is_the_previous_outputs_uncertainty():
+    model = tiny_model()
+    frames = [torch.rand(1, 3, 32, 48) for _ in range(4)]
+    policy = build_policy("adaptive", 3, threshold=1e9, signal="uncertainty")
+    runner = StreamSegmenter(model, policy)
+    seen = []
+    policy.is_key = lambda s, f=policy.is_key: seen.append(s) or f(s)
+    outs = [runner.step(f)[0] for f in frames]
+    expect = [float(1 - o.softmax(1).amax(1).mean()) for o in outs]
+    # Frame i decides on frame i-1's output, the key frame's included.
+    assert seen == [pytest.approx(e) for e in expect[:3]]
+    assert all(0.0 < e <= 2 / 3 for e in expect)  # 3 classes: the max probability is at least 1/3
