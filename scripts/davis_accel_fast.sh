@@ -60,3 +60,5 @@ dff train "$S2" --work-dir "$RUN/accel_r18_us04_fs025_stage2" $S04 model.load_fr
 dff eval "$S2" --checkpoint "$RUN/accel_r18_us04_fs025_stage2/best.pt" --key-interval 5 --policy fixed \
   --json "$OUT/accel_us04_fs025.json" $S04
 dff bench "$S2" --size $SIZE --key-intervals 1,5 --reps 15 --json "$OUT/accel_us0.4_fs0.25.bench.json" $S04
+python scripts/adaptive_sweep.py "$S2" "$RUN/accel_r18_us04_fs025_stage2/best.pt" --signal uncertainty --match \
+  --steps 8 --json "$OUT/sweep_accel_uncertainty.json" $S04
