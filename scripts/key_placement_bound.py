@@ -22,6 +22,7 @@ import torch
 
 from dff.config import load_config
 from dff.data.datasets import to_float
+from dff.engine.evaluate import propagate_batch
 from dff.engine.metrics import ConfusionMatrix
 from dff.engine.setup import load_split, load_trained, select_device
 
@@ -47,8 +48,7 @@ def pair_confusions(model, store, n: int, ignore: int, max_gap: int, dev) -> lis
             ts = [t for t in range(s + 1, min(s + max_gap, clip.end)) if t in labels]
             if ts:
                 cur = torch.cat([to_float(store.frames[c][t])[None].to(dev) for t in ts])
-                batch = {k: v.expand(len(ts), *v.shape[1:]) for k, v in state.items()}
-                for t, logits in zip(ts, model.forward_propagate(cur, batch)):
+                for t, logits in zip(ts, propagate_batch(model, state, cur)):
                     add(s, t, logits)
         out.append({"length": clip.end - clip.start, "cms": cms})
         print(f"clip {c + 1}/{len(store.clips)}: {clip.end - clip.start} frames", flush=True)
@@ -103,10 +103,9 @@ def score(clips: list[dict], placements: list[list[int]]) -> dict:
     """mIoU and wrong pixels of every frame segmented from the latest key of its placement."""
     total = sum(segment(clip, s, e) for clip, keys in zip(clips, placements)
                 for s, e in zip(keys, keys[1:] + [clip["length"]]))
-    tp = total.diag().double()
-    union = total.sum(0).double() + total.sum(1).double() - tp
-    present = union > 0
-    return {"miou": float((tp[present] / union[present]).mean()), "wrong_pixels": wrong(total)}
+    cm = ConfusionMatrix(len(total))
+    cm.mat = total
+    return {"miou": cm.miou(), "wrong_pixels": wrong(total)}
 
 
 def main() -> None:

@@ -20,6 +20,12 @@ def _subsample(items: list, n: int) -> list:
     return [items[int(i * step)] for i in range(n)]
 
 
+def propagate_batch(model, state: dict, frames: torch.Tensor) -> torch.Tensor:
+    """Logits of frames (T, 3, H, W), each warped in one step from the same key state."""
+    batch = {k: v.expand(len(frames), *v.shape[1:]) for k, v in state.items()}
+    return model.forward_propagate(frames, batch)
+
+
 @torch.no_grad()
 def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
              ignore_index: int = 255, max_frames: int = 0, device="cpu",
@@ -56,9 +62,7 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
         if model.propagation == "direct":
             ts = [s + d for d in range(1, key_interval) if s + d < end and s + d in labels]
             if ts:  # all distances from one key in one batch
-                cur = torch.cat([frame(c, t) for t in ts])
-                batch = {k: v.expand(len(ts), *v.shape[1:]) for k, v in state.items()}
-                for t, logits in zip(ts, model.forward_propagate(cur, batch)):
+                for t, logits in zip(ts, propagate_batch(model, state, torch.cat([frame(c, t) for t in ts]))):
                     score(t - s, logits, labels[t])
         else:
             for t in range(s + 1, min(s + key_interval, end)):

@@ -91,7 +91,7 @@ class StreamSegmenter:
         self.model = model
         self.policy = build_policy("fixed", policy) if isinstance(policy, int) else policy
         self.signal = self.policy.signal if self.policy.needs_signal else None
-        if self.signal == "disagreement" and not hasattr(model, "disagreement"):
+        if self.signal == "disagreement" and not hasattr(model, "predict_and_disagreement"):
             raise ValueError("key signal 'disagreement' compares the update branch with the reference: "
                              "it needs model.arch=accel")
         self.state, self.frames, self.keys = None, 0, 0
@@ -123,10 +123,9 @@ class StreamSegmenter:
         """Logits of a propagated frame (and, for the disagreement signal, its disagreement)."""
         if self.signal != "disagreement":
             return self.model.predict(state)
-        feat, frame = state["feat"], state["frame"]
-        update = self.model.update_output(frame, feat.shape[-2:])
-        self.previous = float(self.model.disagreement(feat, update)[0])
-        return self.model.upsample(self.model.fuse(feat, update), frame.shape[-2:])
+        logits, disagree = self.model.predict_and_disagreement(state)
+        self.previous = float(disagree[0])
+        return logits
 
     @torch.no_grad()
     def step(self, frame: torch.Tensor) -> tuple[torch.Tensor, bool]:

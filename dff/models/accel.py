@@ -107,11 +107,14 @@ class AccelSegmenter(DFFSegmenter):
         """Fused class scores on the reference feature grid."""
         return self.fuse(feat, self.update_output(frame, feat.shape[-2:]))
 
-    def disagreement(self, feat: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
-        """Per sample, the fraction of grid pixels where the warped reference and the update branch
-        (its `update_output`) pick different classes: how stale the reference has become."""
+    def predict_and_disagreement(self, state: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """`predict`'s logits, and per sample the fraction of grid pixels where the warped reference
+        and the update branch pick different classes: how stale the reference has become."""
+        feat, frame = state["feat"], state["frame"]
+        update = self.update_output(frame, feat.shape[-2:])
         own = update if self.fusion_mode == "score" else self.update.head(update)
-        return (self.head(feat).argmax(1) != own.argmax(1)).float().mean((1, 2))
+        disagree = (self.head(feat).argmax(1) != own.argmax(1)).float().mean((1, 2))
+        return self.upsample(self.fuse(feat, update), frame.shape[-2:]), disagree
 
     def update_logits(self, frame: torch.Tensor) -> torch.Tensor:
         """Logits of the update branch alone on a [0, 1] frame."""
