@@ -31,6 +31,9 @@ done
 dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --json "$OUT/dff_chained.json" model.propagation=chained
 # the best key placement in hindsight at the fixed policy's key count: what any policy could win
 python scripts/key_placement_bound.py "$DFF" "$CK" --json "$OUT/bound_dff.json"
+# the same up to 15 frames back, its tables kept; every signal replayed on them at k = 3..6
+python scripts/key_placement_bound.py "$DFF" "$CK" --max-gap 16 --tables "$OUT/tables_dff_g16.pt"
+python scripts/key_signal_study.py "$DFF" "$OUT/tables_dff_g16.pt" --json "$OUT/signals_dff.json"
 python scripts/adaptive_sweep.py "$DFF" "$CK" --signal uncertainty --match --steps 8 --json "$OUT/sweep_dff_uncertainty.json"
 dff eval "$S2" --checkpoint "$RUN/accel_r18_stage2/best.pt" --key-interval 5 --policy fixed --policy adaptive \
   --json "$OUT/accel.json" model.key_threshold=$THR

@@ -1,7 +1,7 @@
 """How much can key-frame placement win? The best placement at a given key count, in hindsight.
 
 usage: python scripts/key_placement_bound.py CONFIG CHECKPOINT [--key-interval 5] [--max-gap 10]
-           [--json PATH] [key=value ...]
+           [--split val] [--tables PATH] [--json PATH] [key=value ...]
 
 Every val frame t is segmented from every key s with 0 <= t - s < max-gap (direct propagation, as
 streamed: the key frame itself gets the reference branch alone) and each pair's confusion matrix
@@ -14,9 +14,12 @@ of that gain is the labels' noise chosen in hindsight, the placement fitted on t
 labels scored on the odd frames against the fixed policy there. No causal
 policy can beat the best placement, so its gain over fixed bounds what an adaptive policy can win.
 (Fewest wrong pixels is a proxy for the best mIoU, so the bound is close, not exact.)
+--tables keeps the pair confusions in a file (reused when it exists; scripts/key_signal_study.py
+replays causal policies on them).
 """
 import argparse
 import json
+from pathlib import Path
 
 import torch
 
@@ -31,15 +34,17 @@ INF = float("inf")
 
 @torch.no_grad()
 def pair_confusions(model, store, n: int, ignore: int, max_gap: int, dev) -> list[dict]:
-    """Per clip: {(s, t): confusion matrix of labelled frame t segmented from key s}."""
+    """Per clip: {(s, t): confusion matrix of labelled frame t segmented from key s} and
+    {(s, t): that output's uncertainty, 1 - mean max class probability}."""
     out = []
     for c, clip in enumerate(store.clips):
-        labels, cms = store.labels[c], {}
+        labels, cms, unc = store.labels[c], {}, {}
 
         def add(s, t, logits):
             cm = ConfusionMatrix(n, ignore)
             cm.update(logits.argmax(0), labels[t])
             cms[(s - clip.start, t - clip.start)] = cm.mat.clone()
+            unc[(s - clip.start, t - clip.start)] = float(1 - logits.softmax(0).amax(0).mean())
 
         for s in range(clip.start, clip.end):
             state = model.forward_key(to_float(store.frames[c][s])[None].to(dev))
@@ -50,9 +55,30 @@ def pair_confusions(model, store, n: int, ignore: int, max_gap: int, dev) -> lis
                 cur = torch.cat([to_float(store.frames[c][t])[None].to(dev) for t in ts])
                 for t, logits in zip(ts, propagate_batch(model, state, cur)):
                     add(s, t, logits)
-        out.append({"length": clip.end - clip.start, "cms": cms})
+        out.append({"length": clip.end - clip.start, "cms": cms, "unc": unc})
         print(f"clip {c + 1}/{len(store.clips)}: {clip.end - clip.start} frames", flush=True)
     return out
+
+
+def tables(model, cfg: dict, split: str, n: int, max_gap: int, dev, path: str | None) -> list[dict]:
+    """pair_confusions of a split, read from / saved to path when given."""
+    if path and Path(path).is_file():
+        saved = torch.load(path, weights_only=True)
+        if saved["split"] != split or saved["max_gap"] < max_gap:
+            raise SystemExit(f"{path}: holds split {saved['split']!r} up to gap {saved['max_gap']}, "
+                             f"not {split!r} up to {max_gap}")
+        return [{"length": c["length"],
+                 "cms": {(s, t): cm for (s, t), cm in zip(c["pairs"].tolist(), c["mats"]) if t - s < max_gap},
+                 "unc": {(s, t): u for (s, t), u in zip(c["pairs"].tolist(), c["unc"].tolist()) if t - s < max_gap}}
+                for c in saved["clips"]]
+    clips = pair_confusions(model, load_split(cfg, split), n, cfg["data"]["ignore_index"], max_gap, dev)
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"split": split, "max_gap": max_gap, "clips": [
+            {"length": c["length"], "pairs": torch.tensor(list(c["cms"])), "mats": torch.stack(list(c["cms"].values())),
+             "unc": torch.tensor(list(c["unc"].values()))}
+            for c in clips]}, path)
+    return clips
 
 
 def segment(clip: dict, s: int, e: int) -> torch.Tensor:
@@ -114,6 +140,8 @@ def main() -> None:
     ap.add_argument("checkpoint")
     ap.add_argument("--key-interval", type=int, default=5)
     ap.add_argument("--max-gap", type=int, default=10, help="longest key interval a placement may use")
+    ap.add_argument("--split", default="val")
+    ap.add_argument("--tables", help="pair confusions file: read if it exists, else written")
     ap.add_argument("--json", help="write the results here")
     args, overrides = ap.parse_known_args()
     cfg = load_config(args.config, overrides)
@@ -121,8 +149,8 @@ def main() -> None:
         raise SystemExit("key_placement_bound: needs model.propagation=direct (each pair is independent)")
     dev = select_device("auto")
     model, ckpt = load_trained(cfg, args.checkpoint, dev)
-    store, n, k = load_split(cfg, "val"), int(ckpt["num_classes"]), args.key_interval
-    clips = pair_confusions(model, store, n, cfg["data"]["ignore_index"], args.max_gap, dev)
+    n, k = int(ckpt["num_classes"]), args.key_interval
+    clips = tables(model, cfg, args.split, n, args.max_gap, dev, args.tables)
     fixed = [list(range(0, c["length"], k)) for c in clips]
     n_fixed = sum(map(len, fixed))
     rows = [{"placement": "fixed", "keys": n_fixed, **score(clips, fixed)}]

@@ -100,3 +100,94 @@ def test_key_placement_bound_fixed_row_equals_the_streamed_fixed_policy(tiny_run
     odd = {r["placement"]: r for r in rows if "odd" in r["placement"]}
     assert set(odd) == {"fixed, odd frames", "best on even, odd frames"}
     assert odd["fixed, odd frames"]["wrong_pixels"] < rows[0]["wrong_pixels"]  # half the frames
+
+
+def test_key_signal_replay_equals_the_streamed_adaptive_policy(tiny_run, tmp_path):
+    """Replaying a policy on the saved pair tables gives the streamed run's keys and mIoU."""
+    from dff.config import load_config
+    from dff.engine.evaluate import evaluate_stream
+    from dff.engine.setup import load_split, load_trained
+    from dff.data.datasets import to_float
+    from dff.engine.stream import AdaptivePolicy, FixedPolicy, StreamSegmenter, build_policy
+
+    tables = tmp_path / "tables.pt"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "key_placement_bound.py"), str(tiny_run / "config.yaml"),
+                    str(tiny_run / "best.pt"), "--key-interval", "3", "--max-gap", "8", "--tables", str(tables)],
+                   capture_output=True, text=True, check=True, cwd=ROOT)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        ks = _load_script("key_signal_study")
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    cfg = load_config(tiny_run / "config.yaml")
+    clips, max_gap = ks.load_clips(cfg, str(tables))
+    assert max_gap == 8 and [c["length"] for c in clips] == [8]
+    model, ckpt = load_trained(cfg, tiny_run / "best.pt", "cpu")
+    store, n = load_split(cfg, "val"), int(ckpt["num_classes"])
+
+    def streamed(policy) -> list[int]:
+        runner = StreamSegmenter(model, policy)
+        return [i for i in range(8) if runner.step(to_float(store.frames[0][i])[None])[1]]
+
+    total, placed = ks.replay(clips, FixedPolicy(3), None)
+    stream = evaluate_stream(model, store, build_policy("fixed", 3), n)
+    assert placed == [[0, 3, 6]] and abs(ks.miou(total) - stream["miou"]) < 1e-6
+    seen = set()
+    for name in ("uncertainty", "difference"):
+        values = sorted({ks.SIGNALS[name](clips[0], s, t) for t in range(1, 8) for s in range(t)})
+        for thr in values[::3]:
+            total, placed = ks.replay(clips, AdaptivePolicy(3, thr), ks.SIGNALS[name])
+            assert placed == [streamed(build_policy("adaptive", 3, thr, name))], (name, thr)
+            stream = evaluate_stream(model, store, build_policy("adaptive", 3, thr, name), n)
+            assert abs(ks.miou(total) - stream["miou"]) < 1e-6, (name, thr)
+            seen.add((name, tuple(placed[0])))
+    assert len({p for name, p in seen if name == "uncertainty"}) >= 2  # the thresholds move the keys
+    assert len({p for name, p in seen if name == "difference"}) >= 2
+    total, keys = ks.matched(clips, 3, ks.SIGNALS["difference"], max_gap)
+    assert total is None or keys == 3
+
+
+def test_learned_key_signal_fits_a_gain_that_is_linear_in_the_distance():
+    """fit_gain recovers a gain that grows linearly with the distance to the key."""
+    import numpy as np
+    import torch
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        ks = _load_script("key_signal_study")
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    g = torch.Generator().manual_seed(0)
+    clips = []
+    for _ in range(2):  # 10 wrong pixels of 100 per frame of distance to the key
+        cms = {(s, t): torch.tensor([[100 - 10 * (t - s), 10 * (t - s)], [0, 0]]).double()
+               for s in range(9) for t in range(s, min(s + 6, 9))}
+        frames = [torch.randint(0, 256, (3, 8, 8), generator=g, dtype=torch.uint8) for _ in range(9)]
+        clips.append({"length": 9, "cms": cms, "frames": frames, "sharp": [ks.sharpness(f) for f in frames],
+                      "unc": {st: float(torch.rand(1, generator=g)) for st in cms}})
+    assert ks.gain(clips[0], 1, 4, 2) == 30.0  # 3 frames closer to the key, 10% each
+    signal = ks.fit_gain(clips, 2, 6, lam=1e-6)
+    errors = [abs(signal(c, s, t) - 10 * (t - s)) for c in clips for t in range(1, 9) for s in range(max(0, t - 4), t)]
+    assert np.max(errors) < 1e-3
+    probe = ks.fit_gain(clips, 3, 6, ks.probe_features, every=3, lam=1e-6)
+    assert abs(probe(clips[1], 1, 6) - 50) < 1e-3
+
+
+def test_select_replay_holds_a_probed_key_only_when_accepted():
+    import torch
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        ks = _load_script("key_signal_study")
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    # Frame 3 segments badly as a key (60 wrong of 100), every other key well (10 per frame of distance).
+    cms = {(s, t): torch.tensor([[100 - e, e], [0, 0]]).double()
+           for s in range(9) for t in range(s, min(s + 7, 9)) for e in [60 if s == 3 else 10 * (t - s)]}
+    clip = {"length": 9, "cms": cms}
+    fixed_total, fixed_keys = ks.replay([clip], ks.FixedPolicy(3), None)
+    total, keys = ks.replay_select([clip], 3, lambda c, s, t: True, 7)
+    assert keys == fixed_keys == [[0, 3, 6]] and torch.equal(total, fixed_total)
+    assert ks.replay_select([clip], 3, lambda c, s, t: False, 7)[1] == [[0, 6]]  # forced: 6 + 3 - 0 > 7
+    total, keys = ks.replay_select([clip], 3, lambda c, s, t: ks.gain(c, s, t, 3) > 0, 7)
+    assert keys == [[0, 6]] and ks.wrong(total) < ks.wrong(fixed_total)  # the bad key at 3 is refused
