@@ -84,7 +84,7 @@ def cmd_make_synthetic(args) -> None:
     from .data.synthetic import write_synthetic
     out = write_synthetic(args.out, {"train": args.train, "val": args.val}, num_frames=args.frames,
                           size=(args.height, args.width), num_classes=args.classes, seed=args.seed,
-                          overwrite=args.overwrite)
+                          overwrite=args.overwrite, motion=args.motion)
     print(f"synthetic video set in {out}")
 
 
@@ -179,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--classes", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--motion", default="steady", choices=("steady", "bursty"),
+                   help="bursty: stop-and-go stretches instead of constant speed")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(fn=cmd_make_synthetic)
 

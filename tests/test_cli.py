@@ -58,6 +58,9 @@ def test_make_synthetic_command(tmp_path, capsys):
                  "--frames", "3", "--height", "32", "--width", "32"]) == 0
     assert (tmp_path / "s" / "synthetic.json").is_file()
     assert len(list((tmp_path / "s" / "train").glob("*/frames/*.png"))) == 3
+    assert main(["make-synthetic", "--out", str(tmp_path / "b"), "--train", "1", "--val", "0",
+                 "--frames", "3", "--height", "32", "--width", "32", "--motion", "bursty"]) == 0
+    assert json.loads((tmp_path / "b" / "synthetic.json").read_text())["motion"] == "bursty"
 
 
 def test_check_data_counts_and_values(tmp_path, capsys):

@@ -25,6 +25,9 @@ from dff.data.flo import write_flo
 
 GENERATOR_VERSION = 1
 SHAPES = ("disc", "ellipse", "rectangle")
+# steady: every layer moves at a constant speed; bursty: the whole scene alternates still and
+# fast stretches (stop and go), so the motion since a key frame varies within a sequence.
+MOTIONS = ("steady", "bursty")
 PATTERNS = ("checker", "stripes", "dots", "rings", "grid")
 _GOLDEN = 0.6180339887498949
 # Blur applied to binary texture patterns: bilinear resampling twice must stay
@@ -189,7 +192,25 @@ def _object_texture(rng: np.random.Generator, cls: int, side: int) -> np.ndarray
     return _hsv_to_rgb(np.full_like(pattern, hue), np.full_like(pattern, saturation), value)
 
 
-def _background_layer(rng: np.random.Generator, num_frames: int, size: tuple[int, int]) -> _Layer:
+def _motion_time(seed: int, num_frames: int, motion: str) -> np.ndarray:
+    """Motion clock tau(t) of a sequence: layers sit where constant motion puts them at time tau.
+
+    steady: tau = t. bursty: stretches of 3-8 frames alternate between near-still (speed
+    0.05-0.2) and fast (speed 2-3.5); drawn from its own generator, so the scene is the same.
+    """
+    if motion not in MOTIONS:
+        raise ValueError(f"unknown synthetic motion {motion!r}; valid: {', '.join(MOTIONS)}")
+    if motion == "steady":
+        return np.arange(num_frames, dtype=np.float64)
+    rng = np.random.default_rng([seed, 1])
+    speeds, fast = [], bool(rng.integers(2))
+    while len(speeds) < num_frames - 1:
+        speeds += [rng.uniform(2.0, 3.5) if fast else rng.uniform(0.05, 0.2)] * int(rng.integers(3, 9))
+        fast = not fast
+    return np.concatenate([[0.0], np.cumsum(speeds[:num_frames - 1])])
+
+
+def _background_layer(rng: np.random.Generator, tau: np.ndarray, size: tuple[int, int]) -> _Layer:
     """Tiling background translating at a constant sub-pixel velocity, with optional slow zoom."""
     h, w = size
     texture = _background_texture(rng, size)
@@ -198,7 +219,7 @@ def _background_layer(rng: np.random.Generator, num_frames: int, size: tuple[int
     offset = rng.uniform(0.0, [texture.shape[1], texture.shape[0]])
     centre = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
     affines = []
-    for t in range(num_frames):
+    for t in tau:
         scale = np.exp(zoom * t)
         # p = centre + scale * (q - offset) + velocity * t: zoom about the image centre.
         trans = centre + velocity * t - scale * offset
@@ -206,7 +227,7 @@ def _background_layer(rng: np.random.Generator, num_frames: int, size: tuple[int
     return _Layer(texture, 0, "plane", (0.0, 0.0), (1.0, 1.0), np.stack(affines), wrap=True)
 
 
-def _object_layer(rng: np.random.Generator, cls: int, num_frames: int, size: tuple[int, int]) -> _Layer:
+def _object_layer(rng: np.random.Generator, cls: int, tau: np.ndarray, size: tuple[int, int]) -> _Layer:
     """A class-textured shape moving with its own velocity, slow rotation and scale change."""
     h, w = size
     shape = SHAPES[rng.integers(len(SHAPES))]
@@ -220,13 +241,13 @@ def _object_layer(rng: np.random.Generator, cls: int, num_frames: int, size: tup
     centre = ((side - 1) / 2.0, (side - 1) / 2.0)
     # Place the object inside the frame at mid-sequence so it is seen for a while;
     # it may enter or leave the frame near the ends.
-    t_mid = (num_frames - 1) / 2.0
+    t_mid = np.interp((len(tau) - 1) / 2.0, np.arange(len(tau)), tau)
     position = rng.uniform([0.1 * w, 0.1 * h], [0.9 * w, 0.9 * h])
     velocity = rng.uniform(-3.0, 3.0, size=2)
     angle0, spin = rng.uniform(0.0, 2 * np.pi), rng.uniform(-0.03, 0.03)
     growth = rng.uniform(-0.01, 0.01)
     affines = []
-    for t in range(num_frames):
+    for t in tau:
         scale, angle = np.exp(growth * (t - t_mid)), angle0 + spin * t
         pos = position + velocity * (t - t_mid)
         # p = pos + scale * R(angle) (q - centre)
@@ -244,12 +265,12 @@ def _object_classes(rng: np.random.Generator, count: int, num_classes: int) -> l
     return classes[:count]
 
 
-def _build_scene(rng: np.random.Generator, num_frames: int, size: tuple[int, int], num_classes: int) -> list[_Layer]:
-    """Background plus 2..4 objects in painter's order (later layers on top)."""
-    layers = [_background_layer(rng, num_frames, size)]
+def _build_scene(rng: np.random.Generator, tau: np.ndarray, size: tuple[int, int], num_classes: int) -> list[_Layer]:
+    """Background plus 2..4 objects in painter's order (later layers on top), timed by tau."""
+    layers = [_background_layer(rng, tau, size)]
     count = int(rng.integers(2, 5))
     for cls in _object_classes(rng, count, num_classes):
-        layers.append(_object_layer(rng, cls, num_frames, size))
+        layers.append(_object_layer(rng, cls, tau, size))
     return layers
 
 
@@ -302,12 +323,14 @@ def _check_args(num_frames: int, size: tuple[int, int], num_classes: int) -> tup
 
 
 def generate_sequence(
-    seed: int, num_frames: int = 20, size: tuple[int, int] = (96, 128), num_classes: int = 4
+    seed: int, num_frames: int = 20, size: tuple[int, int] = (96, 128), num_classes: int = 4,
+    motion: str = "steady",
 ) -> dict[str, np.ndarray]:
     """Generate one sequence: frames (T,H,W,3) uint8 RGB, labels, backward flow, occlusion."""
     size = _check_args(num_frames, size, num_classes)
+    tau = _motion_time(seed, num_frames, motion)
     rng = np.random.default_rng(seed)
-    out = _render(_build_scene(rng, num_frames, size, num_classes), num_frames, size)
+    out = _render(_build_scene(rng, tau, size, num_classes), num_frames, size)
     del out["layer_ids"]
     return out
 
@@ -318,7 +341,8 @@ def sequence_seed(seed: int, index: int) -> int:
 
 
 def _params(
-    num_sequences: Mapping[str, int], num_frames: int, size: tuple[int, int], num_classes: int, seed: int
+    num_sequences: Mapping[str, int], num_frames: int, size: tuple[int, int], num_classes: int, seed: int,
+    motion: str = "steady",
 ) -> dict:
     """The JSON-able parameter set that determines a generated dataset."""
     return {
@@ -329,6 +353,7 @@ def _params(
         "num_classes": int(num_classes),
         "class_names": class_names(num_classes),
         "seed": int(seed),
+        "motion": motion,
     }
 
 
@@ -344,9 +369,10 @@ def _same_params(a: dict, b: dict) -> bool:
 def _read_meta(out_dir: Path) -> dict | None:
     """Parameters recorded in out_dir/synthetic.json, or None if absent or unreadable."""
     try:
-        return json.loads((out_dir / "synthetic.json").read_text())
+        meta = json.loads((out_dir / "synthetic.json").read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+    return {"motion": "steady", **meta}  # sets written before the option had steady motion
 
 
 def _write_sequence(seq_dir: Path, seq: dict[str, np.ndarray]) -> None:
@@ -369,11 +395,13 @@ def write_synthetic(
     num_classes: int = 4,
     seed: int = 0,
     overwrite: bool = False,
+    motion: str = "steady",
 ) -> Path:
     """Write a synthetic dataset to out_dir/<split>/seqNNN/{frames,labels,flow,occ}; reuse it if present."""
     out_dir = Path(out_dir)
     size = _check_args(num_frames, size, num_classes)
-    params = _params(num_sequences, num_frames, size, num_classes, seed)
+    _motion_time(0, 1, motion)  # validates the name before anything is written
+    params = _params(num_sequences, num_frames, size, num_classes, seed, motion)
     existing = _read_meta(out_dir)
     if existing is not None and _same_params(existing, params):
         return out_dir
@@ -398,7 +426,7 @@ def write_synthetic(
             meta["sequences"][split] = []
             for _ in range(count):
                 name, seq_seed = f"seq{index:03d}", sequence_seed(seed, index)
-                _write_sequence(tmp / split / name, generate_sequence(seq_seed, num_frames, size, num_classes))
+                _write_sequence(tmp / split / name, generate_sequence(seq_seed, num_frames, size, num_classes, motion))
                 meta["sequences"][split].append({"name": name, "seed": seq_seed})
                 index += 1
         tmp.mkdir(parents=True, exist_ok=True)
@@ -411,7 +439,7 @@ def write_synthetic(
 
 def _describe(params: dict) -> str:
     """Short human-readable form of a parameter set for error messages."""
-    keys = ("num_sequences", "num_frames", "size", "num_classes", "seed", "generator_version")
+    keys = ("num_sequences", "num_frames", "size", "num_classes", "seed", "motion", "generator_version")
     return json.dumps({k: params.get(k) for k in keys}, sort_keys=False)
 
 

@@ -113,9 +113,10 @@ def test_classes_are_recognisable_by_colour():
             assert circular_distance(hs[0], hues[other][0]) > 30
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 5, 7, 13])
-def test_warping_previous_frame_by_flow_reproduces_frame(seed):
-    seq = generate_sequence(seed, num_frames=10)
+@pytest.mark.parametrize("seed,motion", [(0, "steady"), (1, "steady"), (2, "steady"), (5, "steady"),
+                                         (7, "steady"), (13, "steady"), (0, "bursty"), (5, "bursty")])
+def test_warping_previous_frame_by_flow_reproduces_frame(seed, motion):
+    seq = generate_sequence(seed, num_frames=10, motion=motion)
     frames, flow = seq["frames"], seq["flow"]
     # The velocities are sub-pixel: bilinear resampling is really exercised.
     assert np.mean(np.abs(flow[1:] - np.round(flow[1:])) > 0.05) > 0.5
@@ -128,6 +129,19 @@ def test_warping_previous_frame_by_flow_reproduces_frame(seed):
     assert errors.size > 0.5 * flow[1:, ..., 0].size
     assert errors.mean() < 2.0, errors.mean()
     assert np.percentile(errors, 99) < 8.0, np.percentile(errors, 99)
+
+
+def test_bursty_motion_alternates_still_and_fast_stretches():
+    """bursty: the scene's mean motion per frame swings between near-still and fast; steady: it
+    hardly changes. The same seed gives the same objects either way."""
+    steady, bursty = (generate_sequence(3, num_frames=30, size=(48, 64), motion=m) for m in ("steady", "bursty"))
+    assert set(np.unique(steady["labels"])) == set(np.unique(bursty["labels"]))
+    still, fast = (np.linalg.norm(seq["flow"][1:], axis=-1).mean(axis=(1, 2)) for seq in (steady, bursty))
+    assert still.max() < 1.5 * still.min()
+    assert fast.max() > 8 * fast.min()
+    assert (fast < 0.3 * fast.max()).sum() >= 5 and (fast > 0.6 * fast.max()).sum() >= 5
+    with pytest.raises(ValueError, match="steady, bursty"):
+        generate_sequence(3, num_frames=3, motion="jerky")
 
 
 def test_background_zoom_is_exercised():
@@ -297,6 +311,20 @@ def test_different_parameters_raise_then_overwrite(tmp_path):
         write_synthetic(out, **dict(two, num_sequences={"val": 1, "train": 1}))
     assert json.loads((out / "synthetic.json").read_text())["num_sequences"] == {"train": 1, "val": 1}
     assert sorted(os.listdir(tmp_path)) == ["ds"]
+
+
+def test_motion_is_a_parameter_and_old_sets_read_as_steady(tmp_path):
+    out = write_synthetic(tmp_path / "ds", **dict(SMALL, num_sequences={"train": 1}))
+    meta = json.loads((out / "synthetic.json").read_text())
+    assert meta["motion"] == "steady"
+    with pytest.raises(FileExistsError, match='"motion": "bursty"'):
+        write_synthetic(out, **dict(SMALL, num_sequences={"train": 1}), motion="bursty")
+    del meta["motion"]  # written before the option existed
+    (out / "synthetic.json").write_text(json.dumps(meta))
+    assert write_synthetic(out, **dict(SMALL, num_sequences={"train": 1})) == out
+    with pytest.raises(ValueError, match="steady, bursty"):
+        write_synthetic(tmp_path / "bad", **SMALL, motion="jerky")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_non_empty_directory_without_metadata(tmp_path):
