@@ -10,7 +10,7 @@ import json
 
 from dff.config import load_config
 from dff.engine.evaluate import evaluate_stream
-from dff.engine.setup import load_split, load_trained, select_device
+from dff.engine.setup import attach_ground_truth_flow, load_split, load_trained, select_device
 from dff.engine.stream import SIGNALS, build_policy
 
 
@@ -29,6 +29,7 @@ def main() -> None:
     dev = select_device("auto")
     model, ckpt = load_trained(cfg, args.checkpoint, dev)
     store, n, k = load_split(cfg, "val"), int(ckpt["num_classes"]), args.key_interval
+    attach_ground_truth_flow(model, store)  # model.flow=oracle: the synthetic set's true flow
     rows = []
 
     def run(name: str, thr: float | None) -> dict:
