@@ -45,6 +45,15 @@ def _load_script(name: str):
     return mod
 
 
+def _signal_study():
+    """scripts/key_signal_study.py as a module (it imports key_placement_bound beside it)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        return _load_script("key_signal_study")
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+
+
 def test_key_placement_dynamic_programme_matches_brute_force():
     import itertools
 
@@ -114,11 +123,7 @@ def test_key_signal_replay_equals_the_streamed_adaptive_policy(tiny_run, tmp_pat
     subprocess.run([sys.executable, str(ROOT / "scripts" / "key_placement_bound.py"), str(tiny_run / "config.yaml"),
                     str(tiny_run / "best.pt"), "--key-interval", "3", "--max-gap", "8", "--tables", str(tables)],
                    capture_output=True, text=True, check=True, cwd=ROOT)
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        ks = _load_script("key_signal_study")
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    ks = _signal_study()
     cfg = load_config(tiny_run / "config.yaml")
     clips, max_gap = ks.load_clips(cfg, str(tables))
     assert max_gap == 8 and [c["length"] for c in clips] == [8]
@@ -152,11 +157,7 @@ def test_learned_key_signal_fits_a_gain_that_is_linear_in_the_distance():
     import numpy as np
     import torch
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        ks = _load_script("key_signal_study")
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    ks = _signal_study()
     g = torch.Generator().manual_seed(0)
     clips = []
     for _ in range(2):  # 10 wrong pixels of 100 per frame of distance to the key
@@ -176,11 +177,7 @@ def test_learned_key_signal_fits_a_gain_that_is_linear_in_the_distance():
 def test_select_replay_holds_a_probed_key_only_when_accepted():
     import torch
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        ks = _load_script("key_signal_study")
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
+    ks = _signal_study()
     # Frame 3 segments badly as a key (60 wrong of 100), every other key well (10 per frame of distance).
     cms = {(s, t): torch.tensor([[100 - e, e], [0, 0]]).double()
            for s in range(9) for t in range(s, min(s + 7, 9)) for e in [60 if s == 3 else 10 * (t - s)]}
