@@ -60,17 +60,26 @@ def pair_confusions(model, store, n: int, ignore: int, max_gap: int, dev) -> lis
     return out
 
 
+def read_tables(path: str, max_gap: int | None = None) -> tuple[list[dict], str, int]:
+    """(clips, split, gap) of pair tables saved by --tables, pairs limited to max_gap."""
+    saved = torch.load(path, weights_only=True)
+    gap = saved["max_gap"] if max_gap is None else max_gap
+    if gap > saved["max_gap"]:
+        raise SystemExit(f"{path}: holds pairs up to gap {saved['max_gap']}, not {gap}")
+    clips = [{"length": c["length"],
+              "cms": {(s, t): cm for (s, t), cm in zip(c["pairs"].tolist(), c["mats"]) if t - s < gap},
+              "unc": {(s, t): u for (s, t), u in zip(c["pairs"].tolist(), c["unc"].tolist()) if t - s < gap}}
+             for c in saved["clips"]]
+    return clips, saved["split"], gap
+
+
 def tables(model, cfg: dict, split: str, n: int, max_gap: int, dev, path: str | None) -> list[dict]:
     """pair_confusions of a split, read from / saved to path when given."""
     if path and Path(path).is_file():
-        saved = torch.load(path, weights_only=True)
-        if saved["split"] != split or saved["max_gap"] < max_gap:
-            raise SystemExit(f"{path}: holds split {saved['split']!r} up to gap {saved['max_gap']}, "
-                             f"not {split!r} up to {max_gap}")
-        return [{"length": c["length"],
-                 "cms": {(s, t): cm for (s, t), cm in zip(c["pairs"].tolist(), c["mats"]) if t - s < max_gap},
-                 "unc": {(s, t): u for (s, t), u in zip(c["pairs"].tolist(), c["unc"].tolist()) if t - s < max_gap}}
-                for c in saved["clips"]]
+        clips, saved_split, _ = read_tables(path, max_gap)
+        if saved_split != split:
+            raise SystemExit(f"{path}: holds split {saved_split!r}, not {split!r}")
+        return clips
     clips = pair_confusions(model, load_split(cfg, split), n, cfg["data"]["ignore_index"], max_gap, dev)
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from dff.config import load_config
 from dff.engine.metrics import ConfusionMatrix
 from dff.engine.setup import load_split
 from dff.engine.stream import AdaptivePolicy, FixedPolicy
-from key_placement_bound import tables, wrong
+from key_placement_bound import read_tables, wrong
 
 
 def sharpness(frame: torch.Tensor) -> float:
@@ -143,15 +143,18 @@ def miou(total: torch.Tensor) -> float:
 
 def load_clips(cfg: dict, path: str) -> tuple[list[dict], int]:
     """The tables' clips with their frames and sharpness, and the tables' gap."""
-    saved = torch.load(path, weights_only=True)
-    clips = tables(None, cfg, saved["split"], 0, saved["max_gap"], None, path)
-    store = load_split(cfg, saved["split"])
+    clips, split, max_gap = read_tables(path)
+    store = load_split(cfg, split)
     for c, (clip, meta) in enumerate(zip(clips, store.clips)):
         if clip["length"] != meta.end - meta.start:
             raise SystemExit(f"{path}: clip {c} has {clip['length']} frames, the split {meta.end - meta.start}")
+        if any((t, t) not in clip["cms"] for t in range(clip["length"])):
+            # the uncertainty signals read the previous frame's output, kept for labelled frames only
+            raise SystemExit(f"{path}: clip {c} ({meta.frames[meta.start].parent}) has unlabelled frames; "
+                             "the replay needs every frame labelled")
         clip["frames"] = [store.frames[c][i] for i in range(meta.start, meta.end)]
         clip["sharp"] = [sharpness(f) for f in clip["frames"]]
-    return clips, saved["max_gap"]
+    return clips, max_gap
 
 
 def main() -> None:
