@@ -134,13 +134,18 @@ def allocate(per_clip: list[dict], total: int) -> list[list[int]] | None:
     return table[total][1] if total in table else None
 
 
+def miou(total: torch.Tensor) -> float:
+    """mIoU of a summed confusion matrix."""
+    cm = ConfusionMatrix(len(total))
+    cm.mat = total
+    return cm.miou()
+
+
 def score(clips: list[dict], placements: list[list[int]]) -> dict:
     """mIoU and wrong pixels of every frame segmented from the latest key of its placement."""
     total = sum(segment(clip, s, e) for clip, keys in zip(clips, placements)
                 for s, e in zip(keys, keys[1:] + [clip["length"]]))
-    cm = ConfusionMatrix(len(total))
-    cm.mat = total
-    return {"miou": cm.miou(), "wrong_pixels": wrong(total)}
+    return {"miou": miou(total), "wrong_pixels": wrong(total)}
 
 
 def main() -> None:

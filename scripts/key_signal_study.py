@@ -21,10 +21,9 @@ import numpy as np
 import torch
 
 from dff.config import load_config
-from dff.engine.metrics import ConfusionMatrix
 from dff.engine.setup import load_split
 from dff.engine.stream import AdaptivePolicy, FixedPolicy
-from key_placement_bound import read_tables, wrong
+from key_placement_bound import miou, read_tables, wrong
 
 
 def sharpness(frame: torch.Tensor) -> float:
@@ -116,29 +115,21 @@ def count(placements: list[list[int]]) -> int:
     return sum(map(len, placements))
 
 
-def matched(clips: list[dict], k: int, signal, max_gap: int) -> tuple[torch.Tensor | None, int]:
+def matched(clips: list[dict], k: int, signal, max_gap: int) -> tuple[torch.Tensor | None, int | None]:
     """The adaptive run with the fixed policy's key count (bisecting the threshold over the
-    signal's values), or (None, nearest count) when no threshold gives it."""
+    signal's values), or (None, None) when no threshold gives it."""
     target = count(replay(clips, FixedPolicy(k), None)[1])
     values = sorted({signal(c, s, t) for c in clips for t in range(1, c["length"])
                      for s in range(max(0, t - max_gap + 1), t)})
-    lo, hi, near = 0, len(values) - 1, None
+    lo, hi = 0, len(values) - 1
     while lo <= hi:
         mid = (lo + hi) // 2
         total, placed = replay(clips, AdaptivePolicy(k, values[mid]), signal)
         keys = count(placed)
         if keys == target:
             return total, keys
-        near = keys if near is None or abs(keys - target) < abs(near - target) else near
         lo, hi = (mid + 1, hi) if keys > target else (lo, mid - 1)
-    return None, near
-
-
-def miou(total: torch.Tensor) -> float:
-    """mIoU of a summed confusion matrix."""
-    cm = ConfusionMatrix(len(total))
-    cm.mat = total
-    return cm.miou()
+    return None, None
 
 
 def load_clips(cfg: dict, path: str) -> tuple[list[dict], int]:
@@ -174,19 +165,16 @@ def main() -> None:
         row = {"key_interval": k, "keys": keys, "fixed": miou(total)}
         for name in args.signals.split(","):
             if name == "learned":  # each fold replayed with the regression fitted on the other
-                runs = [matched(fold, k, fit_gain(other, k, max_gap), max_gap) for fold, other in zip(folds, folds[::-1])]
-                found = all(r[0] is not None for r in runs)
-                total = sum(r[0] for r in runs) if found else None
+                runs = [matched(fold, k, fit_gain(other, k, max_gap), max_gap)[0] for fold, other in zip(folds, folds[::-1])]
+                total = None if None in runs else sum(runs)
             elif name == "select":  # accept a probed key when the regression predicts a gain
                 total = sum(replay_select(fold, k, lambda *p, f=fit_gain(other, k, max_gap, probe_features, k): f(*p) > 0,
                                           max_gap)[0] for fold, other in zip(folds, folds[::-1]))
-                found = True
             elif name == "select_oracle":  # accept exactly when the labels say it gains: the ceiling
-                total, found = replay_select(clips, k, lambda *p: gain(*p, k) > 0, max_gap)[0], True
+                total = replay_select(clips, k, lambda *p: gain(*p, k) > 0, max_gap)[0]
             else:
-                total, near = matched(clips, k, SIGNALS[name], max_gap)
-                found = total is not None
-            row[name] = miou(total) if found else None
+                total = matched(clips, k, SIGNALS[name], max_gap)[0]
+            row[name] = None if total is None else miou(total)
         rows.append(row)
         print(f"k={k} keys {keys}  fixed {row['fixed']:.4f}  " + "  ".join(
             f"{n} {row[n]:.4f}" if row[n] is not None else f"{n} (no threshold gives {keys} keys)"

@@ -198,8 +198,6 @@ def _motion_time(seed: int, num_frames: int, motion: str) -> np.ndarray:
     steady: tau = t. bursty: stretches of 3-8 frames alternate between near-still (speed
     0.05-0.2) and fast (speed 2-3.5); drawn from its own generator, so the scene is the same.
     """
-    if motion not in MOTIONS:
-        raise ValueError(f"unknown synthetic motion {motion!r}; valid: {', '.join(MOTIONS)}")
     if motion == "steady":
         return np.arange(num_frames, dtype=np.float64)
     rng = np.random.default_rng([seed, 1])
@@ -310,8 +308,10 @@ def _render(layers: list[_Layer], num_frames: int, size: tuple[int, int]) -> dic
     return {"frames": frames, "labels": labels, "flow": flow, "occ": occ, "layer_ids": layer_ids}
 
 
-def _check_args(num_frames: int, size: tuple[int, int], num_classes: int) -> tuple[int, int]:
+def _check_args(num_frames: int, size: tuple[int, int], num_classes: int, motion: str) -> tuple[int, int]:
     """Validate generator arguments and return size as a tuple of ints."""
+    if motion not in MOTIONS:
+        raise ValueError(f"unknown synthetic motion {motion!r}; valid: {', '.join(MOTIONS)}")
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
     h, w = (int(s) for s in size)
@@ -327,7 +327,7 @@ def generate_sequence(
     motion: str = "steady",
 ) -> dict[str, np.ndarray]:
     """Generate one sequence: frames (T,H,W,3) uint8 RGB, labels, backward flow, occlusion."""
-    size = _check_args(num_frames, size, num_classes)
+    size = _check_args(num_frames, size, num_classes, motion)
     tau = _motion_time(seed, num_frames, motion)
     rng = np.random.default_rng(seed)
     out = _render(_build_scene(rng, tau, size, num_classes), num_frames, size)
@@ -399,8 +399,7 @@ def write_synthetic(
 ) -> Path:
     """Write a synthetic dataset to out_dir/<split>/seqNNN/{frames,labels,flow,occ}; reuse it if present."""
     out_dir = Path(out_dir)
-    size = _check_args(num_frames, size, num_classes)
-    _motion_time(0, 1, motion)  # validates the name before anything is written
+    size = _check_args(num_frames, size, num_classes, motion)
     params = _params(num_sequences, num_frames, size, num_classes, seed, motion)
     existing = _read_meta(out_dir)
     if existing is not None and _same_params(existing, params):
