@@ -12,6 +12,9 @@ intervals. A second family keeps the fixed schedule of key-network runs and adap
 key is held: "select" adopts a probed key when a regression on what is known after running it
 predicts a gain; "select_oracle" adopts exactly when the labels say so (that family's ceiling).
 The regressions are cross-validated: fitted on the even clips, replayed on the odd, and back.
+How much is noise: the fixed policy at its other phases (first periodic key at 1 .. k) gives the
+spread of one schedule's mIoU, and a bootstrap over clips (resampled with replacement, both
+policies scored on the same draw) gives how often each policy beats fixed.
 """
 import argparse
 import json
@@ -23,7 +26,7 @@ import torch
 from dff.config import load_config
 from dff.engine.setup import load_split
 from dff.engine.stream import AdaptivePolicy, FixedPolicy
-from key_placement_bound import miou, read_tables, wrong
+from key_placement_bound import miou, read_tables, score, wrong
 
 
 def sharpness(frame: torch.Tensor) -> float:
@@ -115,9 +118,9 @@ def count(placements: list[list[int]]) -> int:
     return sum(map(len, placements))
 
 
-def matched(clips: list[dict], k: int, signal, max_gap: int) -> tuple[torch.Tensor | None, int | None]:
-    """The adaptive run with the fixed policy's key count (bisecting the threshold over the
-    signal's values), or (None, None) when no threshold gives it."""
+def matched(clips: list[dict], k: int, signal, max_gap: int) -> tuple[torch.Tensor | None, int | None, float | None]:
+    """(total, keys, threshold) of the adaptive run with the fixed policy's key count (bisecting
+    the threshold over the signal's values), or Nones when no threshold gives it."""
     target = count(replay(clips, FixedPolicy(k), None)[1])
     values = sorted({signal(c, s, t) for c in clips for t in range(1, c["length"])
                      for s in range(max(0, t - max_gap + 1), t)})
@@ -127,9 +130,31 @@ def matched(clips: list[dict], k: int, signal, max_gap: int) -> tuple[torch.Tens
         total, placed = replay(clips, AdaptivePolicy(k, values[mid]), signal)
         keys = count(placed)
         if keys == target:
-            return total, keys
+            return total, keys, values[mid]
         lo, hi = (mid + 1, hi) if keys > target else (lo, mid - 1)
-    return None, None
+    return None, None, None
+
+
+def fixed_phases(clips: list[dict], k: int) -> list[tuple[int, float]]:
+    """(keys, mIoU) of the fixed schedule with its first periodic key at o = 1 .. k (o = k is
+    FixedPolicy's; frame 0 is always a key)."""
+    out = []
+    for o in range(1, k + 1):
+        placed = [sorted({0, *range(o, c["length"], k)}) for c in clips]
+        out.append((count(placed), score(clips, placed)["miou"]))
+    return out
+
+
+def bootstrap(a: list[torch.Tensor], b: list[torch.Tensor], reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Per-clip confusions of two runs -> (share of clip resamples where a's mIoU beats b's,
+    5th and 95th percentile of the difference in points)."""
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(reps):
+        pick = rng.integers(0, len(a), len(a))
+        diffs.append(100 * (miou(sum(a[i] for i in pick)) - miou(sum(b[i] for i in pick))))
+    diffs = np.array(diffs)
+    return float((diffs > 0).mean()), float(np.percentile(diffs, 5)), float(np.percentile(diffs, 95))
 
 
 def load_clips(cfg: dict, path: str) -> tuple[list[dict], int]:
@@ -158,27 +183,43 @@ def main() -> None:
     args, overrides = ap.parse_known_args()
     clips, max_gap = load_clips(load_config(args.config, overrides), args.tables)
     folds = [clips[0::2], clips[1::2]]
+    each = lambda run, cs: [run([c]) for c in cs]  # per-clip confusions (policies restart per clip)
     rows = []
     for k in map(int, args.key_intervals.split(",")):
-        total, placed = replay(clips, FixedPolicy(k), None)
-        keys = count(placed)
-        row = {"key_interval": k, "keys": keys, "fixed": miou(total)}
+        fixed = each(lambda cs: replay(cs, FixedPolicy(k), None)[0], clips)
+        keys = count(replay(clips, FixedPolicy(k), None)[1])
+        phases = fixed_phases(clips, k)
+        row = {"key_interval": k, "keys": keys, "fixed": miou(sum(fixed)), "fixed_phases": phases}
+        print(f"k={k} keys {keys}  fixed {row['fixed']:.4f}  (other phases: " + ", ".join(
+            f"{m:.4f} at {n} keys" for n, m in phases[:-1]) + ")", flush=True)
         for name in args.signals.split(","):
             if name == "learned":  # each fold replayed with the regression fitted on the other
-                runs = [matched(fold, k, fit_gain(other, k, max_gap), max_gap)[0] for fold, other in zip(folds, folds[::-1])]
-                total = None if None in runs else sum(runs)
+                runs = []
+                for fold, other in zip(folds, folds[::-1]):
+                    f = fit_gain(other, k, max_gap)
+                    thr = matched(fold, k, f, max_gap)[2]
+                    runs.append(None if thr is None else each(lambda cs: replay(cs, AdaptivePolicy(k, thr), f)[0], fold))
+                per_clip = None if None in runs else [t for pair in zip(*runs) for t in pair] + runs[0][len(runs[1]):]
             elif name == "select":  # accept a probed key when the regression predicts a gain
-                total = sum(replay_select(fold, k, lambda *p, f=fit_gain(other, k, max_gap, probe_features, k): f(*p) > 0,
-                                          max_gap)[0] for fold, other in zip(folds, folds[::-1]))
+                runs = [each(lambda cs, f=fit_gain(other, k, max_gap, probe_features, k): replay_select(
+                    cs, k, lambda *p: f(*p) > 0, max_gap)[0], fold) for fold, other in zip(folds, folds[::-1])]
+                per_clip = [t for pair in zip(*runs) for t in pair] + runs[0][len(runs[1]):]
             elif name == "select_oracle":  # accept exactly when the labels say it gains: the ceiling
-                total = replay_select(clips, k, lambda *p: gain(*p, k) > 0, max_gap)[0]
+                per_clip = each(lambda cs: replay_select(cs, k, lambda *p: gain(*p, k) > 0, max_gap)[0], clips)
             else:
-                total = matched(clips, k, SIGNALS[name], max_gap)[0]
-            row[name] = None if total is None else miou(total)
+                thr = matched(clips, k, SIGNALS[name], max_gap)[2]
+                per_clip = None if thr is None else each(
+                    lambda cs: replay(cs, AdaptivePolicy(k, thr), SIGNALS[name])[0], clips)
+            if per_clip is None:
+                row[name] = None
+                print(f"  {name:16s} no threshold gives {keys} keys", flush=True)
+                continue
+            p_win, lo, hi = bootstrap(per_clip, fixed)
+            row[name] = miou(sum(per_clip))
+            row[name + "_vs_fixed"] = {"p_beats": p_win, "points_5_95": [lo, hi]}
+            print(f"  {name:16s} {row[name]:.4f}  beats fixed in {100 * p_win:.0f}% of clip resamples "
+                  f"(difference {lo:+.2f} .. {hi:+.2f} points, 5-95%)", flush=True)
         rows.append(row)
-        print(f"k={k} keys {keys}  fixed {row['fixed']:.4f}  " + "  ".join(
-            f"{n} {row[n]:.4f}" if row[n] is not None else f"{n} (no threshold gives {keys} keys)"
-            for n in args.signals.split(",")), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

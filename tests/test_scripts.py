@@ -148,7 +148,7 @@ def test_key_signal_replay_equals_the_streamed_adaptive_policy(tiny_run, tmp_pat
             seen.add((name, tuple(placed[0])))
     assert len({p for name, p in seen if name == "uncertainty"}) >= 2  # the thresholds move the keys
     assert len({p for name, p in seen if name == "difference"}) >= 2
-    total, keys = ks.matched(clips, 3, ks.SIGNALS["difference"], max_gap)
+    total, keys, _ = ks.matched(clips, 3, ks.SIGNALS["difference"], max_gap)
     assert total is None or keys == 3
 
 
@@ -188,3 +188,24 @@ def test_select_replay_holds_a_probed_key_only_when_accepted():
     assert ks.replay_select([clip], 3, lambda c, s, t: False, 7)[1] == [[0, 6]]  # forced: 6 + 3 - 0 > 7
     total, keys = ks.replay_select([clip], 3, lambda c, s, t: ks.gain(c, s, t, 3) > 0, 7)
     assert keys == [[0, 6]] and ks.wrong(total) < ks.wrong(fixed_total)  # the bad key at 3 is refused
+
+
+def test_signal_study_noise_floor_phases_and_bootstrap():
+    """fixed_phases' last phase is FixedPolicy's schedule; the bootstrap counts wins per resample."""
+    import torch
+
+    ks = _signal_study()
+    # Frame 3 segments badly as a key (60 wrong of 100), every other key well (10 per frame of distance).
+    cms = {(s, t): torch.tensor([[100 - e, e], [0, 0]]).double()
+           for s in range(9) for t in range(s, min(s + 7, 9)) for e in [60 if s == 3 else 10 * (t - s)]}
+    clip = {"length": 9, "cms": cms}
+    phases = ks.fixed_phases([clip], 3)
+    total, placed = ks.replay([clip], ks.FixedPolicy(3), None)
+    assert phases[-1] == (3, ks.miou(total)) and [n for n, _ in phases] == [4, 4, 3]
+    assert phases[1][1] > phases[2][1]  # keys 0, 2, 5, 8 avoid the bad key at 3
+    good, bad = torch.tensor([[90.0, 10], [5, 95]]), torch.tensor([[80.0, 20], [10, 90]])
+    assert ks.bootstrap([good] * 5, [bad] * 5, reps=50)[0] == 1.0
+    p, lo, hi = ks.bootstrap([good] * 5, [good] * 5, reps=50)
+    assert p == 0.0 and lo == hi == 0.0
+    p, lo, hi = ks.bootstrap([good, bad, good, bad], [bad, good, bad, good], reps=400)
+    assert 0.1 < p < 0.9 and lo < 0 < hi  # one policy wins some clips, loses others
