@@ -43,7 +43,7 @@ def cmd_eval(args) -> None:
         policy = build_policy(name, k, cfg["model"]["key_threshold"], cfg["model"]["key_signal"])
         res[f"stream_{name}"] = s = evaluate_stream(model, store, policy, n, cfg["data"]["ignore_index"], dev)
         print(f"stream {name:<9} k={k}: mIoU {s['miou']:.4f}  key-frame rate {s['key_rate']:.4f} "
-              f"({s['key_frames']}/{s['frames']})")
+              f"({s['key_frames']}/{s['frames']}; key network ran {s['key_runs']} times)")
     if args.json:
         write_json(res, args.json)
         print(f"wrote {args.json}")
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, checkpoint=True)
     p.add_argument("--key-interval", type=int, help="K: distances 0..K-1 (default model.key_interval)")
     p.add_argument("--json", help="write the results as JSON here")
-    p.add_argument("--policy", action="append", choices=["fixed", "adaptive"],
+    p.add_argument("--policy", action="append", choices=["fixed", "adaptive", "probe"],
                    help="also run the val clips as videos under this key-frame policy (repeatable)")
     p.set_defaults(fn=cmd_eval)
 

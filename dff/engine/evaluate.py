@@ -95,17 +95,21 @@ def evaluate_stream(model, store: FrameStore, policy, num_classes: int, ignore_i
 
     model.eval()
     cm = ConfusionMatrix(num_classes, ignore_index)
-    runner = StreamSegmenter(model, policy)
+    runner, per_clip = StreamSegmenter(model, policy), []
     for c, clip in enumerate(tqdm(store.clips, desc="stream", disable=not progress, leave=False)):
         runner.reset()
+        clip_cm = ConfusionMatrix(num_classes, ignore_index)
         for i in range(clip.start, clip.end):
             logits, _ = runner.step(to_float(store.frames[c][i])[None].to(device))
             if i in store.labels[c]:
                 label = store.labels[c][i]
                 pred = F.interpolate(logits, size=tuple(label.shape), mode="bilinear", align_corners=False)
-                cm.update(pred.argmax(1)[0], label)
+                clip_cm.update(pred.argmax(1)[0], label)
+        cm.mat += clip_cm.mat
+        per_clip.append(clip_cm.mat.tolist())
     return {"miou": cm.miou(), "key_rate": runner.keys / max(1, runner.frames),
-            "frames": runner.frames, "key_frames": runner.keys}
+            "frames": runner.frames, "key_frames": runner.keys, "key_runs": runner.key_runs,
+            "clip_confusions": per_clip}
 
 
 def format_table(res: dict) -> str:

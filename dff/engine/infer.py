@@ -111,6 +111,6 @@ def infer_video(cfg: dict, checkpoint: str, source: str, output: str, key_interv
     return {"output": str(Path(output)), "mode": mode, "palette": pal_name,
             "codec": getattr(writer, "codec", None), "frames_decoded": reader.frames_read,
             "frames_written": writer.frames_written, "size": list(reader.size), "fps": reader.fps,
-            "key_interval": k, "key_policy": m["key_policy"], "key_frames": runner.keys,
+            "key_interval": k, "key_policy": m["key_policy"], "key_frames": runner.keys, "key_runs": runner.key_runs,
             "seconds": round(elapsed, 3),
             "fps_processed": writer.frames_written / elapsed if elapsed > 0 else float("inf")}
