@@ -19,3 +19,4 @@ python scripts/adaptive_sweep.py "$CFG" "$CK" --signal flow --match --steps 12 -
   $DATA model.flow=oracle
 python scripts/key_placement_bound.py "$CFG" "$CK" --max-gap 16 --tables "$RUN/tables_g16.pt" $DATA
 python scripts/key_signal_study.py "$CFG" "$RUN/tables_g16.pt" --json "$RUN/signals.json" $DATA
+python scripts/probe_policy.py "$CFG" "$CK" --json "$RUN/probe.json" $DATA

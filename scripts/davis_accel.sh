@@ -34,6 +34,9 @@ python scripts/key_placement_bound.py "$DFF" "$CK" --json "$OUT/bound_dff.json"
 # the same up to 15 frames back, its tables kept; every signal replayed on them at k = 3..6
 python scripts/key_placement_bound.py "$DFF" "$CK" --max-gap 16 --tables "$OUT/tables_dff_g16.pt"
 python scripts/key_signal_study.py "$DFF" "$OUT/tables_dff_g16.pt" --json "$OUT/signals_dff.json"
+# the probe policy (key network every k frames; the probed key refused when the held one fits the
+# motion better) against fixed, streamed at k = 3..6
+python scripts/probe_policy.py "$DFF" "$CK" --json "$OUT/probe_dff.json"
 python scripts/adaptive_sweep.py "$DFF" "$CK" --signal uncertainty --match --steps 8 --json "$OUT/sweep_dff_uncertainty.json"
 dff eval "$S2" --checkpoint "$RUN/accel_r18_stage2/best.pt" --key-interval 5 --policy fixed --policy adaptive \
   --json "$OUT/accel.json" model.key_threshold=$THR

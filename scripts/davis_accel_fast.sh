@@ -50,6 +50,7 @@ python scripts/key_placement_bound.py "$S2" "$RUN/accel_r18_half_fs025_stage2/be
 python scripts/key_placement_bound.py "$S2" "$RUN/accel_r18_half_fs025_stage2/best.pt" --max-gap 16 \
   --tables "$OUT/tables_accel_fs025_g16.pt" $FAST
 python scripts/key_signal_study.py "$S2" "$OUT/tables_accel_fs025_g16.pt" --json "$OUT/signals_accel_fs025.json" $FAST
+python scripts/probe_policy.py "$S2" "$RUN/accel_r18_half_fs025_stage2/best.pt" --json "$OUT/probe_accel_fs025.json" $FAST
 python scripts/adaptive_sweep.py "$S2" "$RUN/accel_r18_half_fs025_stage2/best.pt" --signal disagreement --match \
   --steps 7 --json "$OUT/sweep_accel_disagreement.json" $FAST
 

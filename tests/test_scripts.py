@@ -209,3 +209,33 @@ def test_signal_study_noise_floor_phases_and_bootstrap():
     assert p == 0.0 and lo == hi == 0.0
     p, lo, hi = ks.bootstrap([good, bad, good, bad], [bad, good, bad, good], reps=400)
     assert 0.1 < p < 0.9 and lo < 0 < hi  # one policy wins some clips, loses others
+
+
+def test_probe_policy_script_streams_probe_against_fixed(tiny_run, tmp_path):
+    """An infinite margin adopts every probe (fixed, exactly); minus infinity refuses all it may."""
+    out = tmp_path / "probe.json"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "probe_policy.py"), str(tiny_run / "config.yaml"),
+                    str(tiny_run / "best.pt"), "--key-intervals", "3", "--margins", "inf,-inf", "--json", str(out)],
+                   capture_output=True, text=True, check=True, cwd=ROOT)
+    always, never = json.loads(out.read_text())
+    assert always["probe"] == always["fixed"] and always["keys"] == always["key_runs"] == always["fixed_keys"] == 3
+    assert always["p_beats_fixed"] == 0.0 and always["points_5_95"] == [0.0, 0.0]
+    # one 8-frame val clip: probes at 3 and 6 both refused (6 + 3 is within 3 x 3), one key
+    assert never["key_runs"] == 3 and never["keys"] == 1
+
+
+def test_probe_margin_cross_validation_takes_each_half_from_the_other_halfs_best():
+    import torch
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        pp = _load_script("probe_policy")
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    good, bad = torch.tensor([[90, 10], [5, 95]]), torch.tensor([[60, 40], [30, 70]])
+    # margin 1 is best on the even clips, margin 2 on the odd ones
+    runs = {1.0: [good, bad, good, bad], 2.0: [bad, good, bad, good]}
+    per_clip, chosen = pp.cross_validated(runs)
+    assert chosen == [2.0, 1.0] and all(torch.equal(c, bad) for c in per_clip)  # each half gets the wrong one
+    runs = {1.0: [good, good, good], 2.0: [bad, bad, bad]}
+    assert pp.cross_validated(runs) == ([good, good, good], [1.0, 1.0])
