@@ -11,7 +11,7 @@ import json
 from dff.config import load_config
 from dff.engine.evaluate import evaluate_stream
 from dff.engine.setup import attach_ground_truth_flow, load_split, load_trained, select_device
-from dff.engine.stream import SIGNALS, build_policy
+from dff.engine.policies import SIGNALS, build_policy
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ import torch
 
 from dff.config import load_config
 from dff.engine.setup import load_split
-from dff.engine.stream import AdaptivePolicy, FixedPolicy
+from dff.engine.policies import AdaptivePolicy, FixedPolicy
 from key_placement_bound import miou, read_tables, score, wrong
 
 

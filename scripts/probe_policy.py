@@ -4,7 +4,7 @@ usage: python scripts/probe_policy.py CONFIG CHECKPOINT [--key-intervals 3,4,5,6
            [--json PATH] [key=value ...]
 For every key interval k: the fixed policy, then the probe policy at each margin (the key
 network runs on the same frames; a probe is refused when the held key explains the frame's
-motion better by more than the margin, see dff/engine/stream.py). Printed: mIoU, adopted keys,
+motion better by more than the margin, see dff/engine/policies.py). Printed: mIoU, adopted keys,
 key-network runs, and a paired bootstrap over clips (how often probe beats fixed when the clips
 are resampled, and the 5-95% range of the difference in points). With several margins, also
 the margin cross-validated over clips: each half of the clips (even, odd) run at the margin that
@@ -18,7 +18,7 @@ import torch
 from dff.config import load_config
 from dff.engine.evaluate import evaluate_stream
 from dff.engine.setup import attach_ground_truth_flow, load_split, load_trained, select_device
-from dff.engine.stream import build_policy
+from dff.engine.policies import build_policy
 from key_placement_bound import miou
 from key_signal_study import bootstrap
 

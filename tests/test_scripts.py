@@ -88,7 +88,7 @@ def test_key_placement_bound_fixed_row_equals_the_streamed_fixed_policy(tiny_run
     from dff.config import load_config
     from dff.engine.evaluate import evaluate_stream
     from dff.engine.setup import load_split, load_trained
-    from dff.engine.stream import build_policy
+    from dff.engine.policies import build_policy
 
     out = tmp_path / "bound.json"
     subprocess.run([sys.executable, str(ROOT / "scripts" / "key_placement_bound.py"), str(tiny_run / "config.yaml"),
@@ -117,7 +117,8 @@ def test_key_signal_replay_equals_the_streamed_adaptive_policy(tiny_run, tmp_pat
     from dff.engine.evaluate import evaluate_stream
     from dff.engine.setup import load_split, load_trained
     from dff.data.datasets import to_float
-    from dff.engine.stream import AdaptivePolicy, FixedPolicy, StreamSegmenter, build_policy
+    from dff.engine.policies import AdaptivePolicy, FixedPolicy, build_policy
+    from dff.engine.stream import StreamSegmenter
 
     tables = tmp_path / "tables.pt"
     subprocess.run([sys.executable, str(ROOT / "scripts" / "key_placement_bound.py"), str(tiny_run / "config.yaml"),

@@ -8,7 +8,8 @@ import torch
 
 from ..ops import flow_warp
 from .setup import model_from_config, num_classes_of, select_device
-from .stream import ProbePolicy, StreamSegmenter
+from .policies import ProbePolicy
+from .stream import StreamSegmenter
 
 
 def synchronizer(device: torch.device):

@@ -18,7 +18,8 @@ from ..data.video import VideoReader
 from ..data.video_writer import VideoWriter
 from ..ops import resize_flow
 from .setup import load_trained, select_device
-from .stream import StreamSegmenter, build_policy
+from .policies import build_policy
+from .stream import StreamSegmenter
 
 
 def frame_tensor(frame: np.ndarray, size: tuple[int, int], device) -> torch.Tensor:
