@@ -126,7 +126,8 @@ class ProbePolicy(FixedPolicy):
         """motion_fit of two segmentations of frame (logits at its size) on the flow from frame
         to the previous frame."""
         flow = self.flow(frame, previous, tuple(frame.shape[-2:]))[0][0]
-        return motion_fit(held[0].argmax(0), flow), motion_fit(new[0].argmax(0), flow)
+        # max(0).indices: the same first-maximum labels as argmax(0), which is ~30x slower on CPU here
+        return motion_fit(held[0].max(0).indices, flow), motion_fit(new[0].max(0).indices, flow)
 
     def adopt(self, held_fit: float, new_fit: float) -> bool:
         """Whether the probed frame replaces the held key (called on every probe)."""
