@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..data.datasets import FrameStore, to_float
-from .metrics import ConfusionMatrix
+from .metrics import ConfusionMatrix, class_map
 
 
 def _subsample(items: list, n: int) -> list:
@@ -47,7 +47,7 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
         return to_float(store.frames[c][i])[None].to(device)
 
     def score(d: int, logits: torch.Tensor, label: torch.Tensor) -> None:
-        per_dist[d].update(logits.argmax(0), label)
+        per_dist[d].update(class_map(logits, 0), label)
         counts[d] += 1
 
     keys = _subsample([(c, s) for c, clip in enumerate(store.clips) for s in range(clip.start, clip.end)],
@@ -58,7 +58,7 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
         if s in labels:
             score(0, model.forward_state(state, tuple(labels[s].shape))[0], labels[s])
             if update is not None:
-                update.update(model.update_logits(state["frame"])[0].argmax(0), labels[s])
+                update.update(class_map(model.update_logits(state["frame"])[0], 0), labels[s])
         if model.propagation == "direct":
             ts = [s + d for d in range(1, key_interval) if s + d < end and s + d in labels]
             if ts:  # all distances from one key in one batch
@@ -104,7 +104,7 @@ def evaluate_stream(model, store: FrameStore, policy, num_classes: int, ignore_i
             if i in store.labels[c]:
                 label = store.labels[c][i]
                 pred = F.interpolate(logits, size=tuple(label.shape), mode="bilinear", align_corners=False)
-                clip_cm.update(pred.argmax(1)[0], label)
+                clip_cm.update(class_map(pred, 1)[0], label)
         cm.mat += clip_cm.mat
         per_clip.append(clip_cm.mat.tolist())
     return {"miou": cm.miou(), "key_rate": runner.keys / max(1, runner.frames),

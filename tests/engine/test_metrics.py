@@ -29,3 +29,11 @@ def test_errors():
         cm.update(torch.zeros(3), torch.zeros(4))
     with pytest.raises(ValueError, match="outside"):
         cm.update(torch.zeros(2), torch.tensor([0, 5]))
+
+
+def test_class_map_equals_argmax_ties_included():
+    from dff.engine.metrics import class_map
+
+    scores = torch.randint(0, 3, (1, 4, 9, 11)).float()  # many ties: the first maximum wins, as in argmax
+    assert torch.equal(class_map(scores, 1), scores.argmax(1))
+    assert torch.equal(class_map(scores[0], 0), scores[0].argmax(0))
