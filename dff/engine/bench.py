@@ -7,8 +7,8 @@ import time
 import torch
 
 from ..ops import flow_warp
-from .setup import model_from_config, num_classes_of, select_device
 from .policies import ProbePolicy
+from .setup import model_from_config, num_classes_of, select_device
 from .stream import StreamSegmenter
 
 
