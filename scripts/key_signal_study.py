@@ -113,6 +113,11 @@ def replay_select(clips: list[dict], k: int, accept, max_gap: int) -> tuple[torc
     return total, placements
 
 
+def unfold(even: list, odd: list) -> list:
+    """Per-clip items of the even and the odd clips (folds clips[0::2], clips[1::2]) in clip order."""
+    return [x for pair in zip(even, odd) for x in pair] + even[len(odd):]
+
+
 def count(placements: list[list[int]]) -> int:
     """Key frames of all clips."""
     return sum(map(len, placements))
@@ -199,11 +204,11 @@ def main() -> None:
                     f = fit_gain(other, k, max_gap)
                     thr = matched(fold, k, f, max_gap)[2]
                     runs.append(None if thr is None else each(lambda cs: replay(cs, AdaptivePolicy(k, thr), f)[0], fold))
-                per_clip = None if None in runs else [t for pair in zip(*runs) for t in pair] + runs[0][len(runs[1]):]
+                per_clip = None if None in runs else unfold(*runs)
             elif name == "select":  # accept a probed key when the regression predicts a gain
                 runs = [each(lambda cs, f=fit_gain(other, k, max_gap, probe_features, k): replay_select(
                     cs, k, lambda *p: f(*p) > 0, max_gap)[0], fold) for fold, other in zip(folds, folds[::-1])]
-                per_clip = [t for pair in zip(*runs) for t in pair] + runs[0][len(runs[1]):]
+                per_clip = unfold(*runs)
             elif name == "select_oracle":  # accept exactly when the labels say it gains: the ceiling
                 per_clip = each(lambda cs: replay_select(cs, k, lambda *p: gain(*p, k) > 0, max_gap)[0], clips)
             else:

@@ -20,21 +20,16 @@ from dff.engine.evaluate import evaluate_stream
 from dff.engine.setup import attach_ground_truth_flow, load_split, load_trained, select_device
 from dff.engine.policies import build_policy
 from key_placement_bound import miou
-from key_signal_study import bootstrap
+from key_signal_study import bootstrap, unfold
 
 
 def cross_validated(runs: dict[float, list[torch.Tensor]]) -> tuple[list[torch.Tensor], list[float]]:
     """Per-clip confusions with each half of the clips (even, odd) taken from the margin whose run
     scored best on the other half; and the two margins chosen."""
-    n = len(next(iter(runs.values())))
-    halves = [list(range(0, n, 2)), list(range(1, n, 2))]
-    out, chosen = [None] * n, []
-    for half, other in zip(halves, halves[::-1]):
-        best = max(runs, key=lambda m: miou(sum(runs[m][i] for i in other)))
-        chosen.append(best)
-        for i in half:
-            out[i] = runs[best][i]
-    return out, chosen
+    clips = list(range(len(next(iter(runs.values())))))
+    folds = [clips[0::2], clips[1::2]]
+    chosen = [max(runs, key=lambda m: miou(sum(runs[m][i] for i in other))) for other in folds[::-1]]
+    return unfold(*[[runs[m][i] for i in fold] for m, fold in zip(chosen, folds)]), chosen
 
 
 def main() -> None:

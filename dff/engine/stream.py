@@ -73,10 +73,8 @@ class StreamSegmenter:
             signal = self._signal(frame, motion) if self.signal else None
             if not self.policy.is_key(signal):
                 motion = motion or self._motion(frame)
-                self.last_flow = motion[0]
-                state = {"frame": frame, "feat": self.model.warp(self.state["feat"], *motion)}
-                if self.model.propagation == "chained":  # carry features frame to frame
-                    self.state = state
+                state = self._warped(frame, motion)
+                self._hold(state, motion)
                 return self._observed(self._predict(state)), False
             if getattr(self.policy, "probes", False):
                 return self._probe(frame)
@@ -91,16 +89,24 @@ class StreamSegmenter:
         self.key_runs += 1
         new = self.model.forward_key(frame)
         motion = self._motion(frame)
-        held = {"frame": frame, "feat": self.model.warp(self.state["feat"], *motion)}
+        held = self._warped(frame, motion)
         held_logits, new_logits = self.model.predict(held), self.model.forward_state(new, frame.shape[-2:])
         if self.policy.adopt(*self.policy.fits(frame, self.previous_frame, held_logits, new_logits)):
             self.keys += 1
             self.last_flow, self.state = None, new
             return self._observed(new_logits), True
-        self.last_flow = motion[0]
-        if self.model.propagation == "chained":
-            self.state = held
+        self._hold(held, motion)
         return self._observed(held_logits), False
+
+    def _warped(self, frame: torch.Tensor, motion) -> dict:
+        """The held state's features warped to frame by motion (flow, scale)."""
+        return {"frame": frame, "feat": self.model.warp(self.state["feat"], *motion)}
+
+    def _hold(self, state: dict, motion) -> None:
+        """Bookkeeping of a propagated frame: its flow, and (chained) its state carried on."""
+        self.last_flow = motion[0]
+        if self.model.propagation == "chained":  # carry features frame to frame
+            self.state = state
 
     def _observed(self, logits: torch.Tensor) -> torch.Tensor:
         """Pass logits through, noting their uncertainty when the policy reads it."""
