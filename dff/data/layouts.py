@@ -1,51 +1,68 @@
-"""Sparsely labelled video layouts: Cityscapes sequences and CamVid (folder.py: generic).
-
-Neighbours are found by frame number (the last run of digits in a file name), never by list
-position: a missing frame ends a clip instead of silently joining two distant frames.
+"""Each dataset layout on disk as a list of clips (clips.py): DAVIS-2016 and dff's synthetic sets
+(every frame labelled), Cityscapes sequences and CamVid (sparse labels with context frames
+before each), and a generic folder of frame sequences with sparse labels.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from .sequences import Clip
+from .clips import SPLIT_MODES, Clip, frame_number, index_by_number, sorted_files, temporal_range, window
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CITYSCAPES_LABELS = ("labelIds", "labelTrainIds")
-_NUMBER = re.compile(r"(\d+)$")
 
 
-def frame_number(path: Path) -> int:
-    """The trailing number of a file's stem ('Seq05VD_f00030' -> 30); error if none."""
-    m = _NUMBER.search(path.stem)
-    if m is None:
-        raise ValueError(f"{path}: no frame number at the end of the file name")
-    return int(m.group(1))
+def davis_clips(root: str | Path, split: str, split_mode: str = "temporal",
+                train_fraction: float = 0.6) -> list[Clip]:
+    """DAVIS-2016 layout: JPEGImages/480p, Annotations/480p, ImageSets/2016/{train,val}.txt.
+
+    split_mode "sequences" uses the ImageSets lists; "temporal" splits every sequence in time.
+    """
+    root = Path(root)
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    if split_mode not in SPLIT_MODES:
+        raise ValueError(f"unknown split_mode {split_mode!r}; valid: {', '.join(SPLIT_MODES)}")
+    sets = root / "ImageSets" / "2016"
+    if not sets.is_dir():
+        raise FileNotFoundError(f"{root}: not a DAVIS-2016 folder (missing ImageSets/2016)")
+    if split_mode == "sequences":
+        names = (sets / f"{split}.txt").read_text().split()
+    else:
+        names = sorted({n for s in ("train", "val") for n in (sets / f"{s}.txt").read_text().split()})
+    clips = []
+    for name in names:
+        frames = sorted_files(root / "JPEGImages" / "480p" / name, ".jpg")
+        ann = root / "Annotations" / "480p" / name
+        labels = [ann / (f.stem + ".png") for f in frames]
+        labels = [p if p.is_file() else None for p in labels]
+        start, end = (0, len(frames)) if split_mode == "sequences" else \
+            temporal_range(len(frames), split, train_fraction)
+        clips.append(Clip(name, frames, labels, start, end))
+    return clips
 
 
-def index_by_number(folder: Path, suffixes=IMAGE_SUFFIXES) -> dict[int, Path]:
-    """Image files of a folder by frame number; error on a missing folder or a repeated number."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: frame folder not found")
-    out: dict[int, Path] = {}
-    for p in sorted(folder.iterdir()):
-        if p.suffix.lower() in suffixes:
-            n = frame_number(p)
-            if n in out:
-                raise ValueError(f"{p}: frame number {n} repeats {out[n].name}")
-            out[n] = p
-    return out
-
-
-def window(frames: dict[int, Path], n: int, context: int, label: Path) -> Clip:
-    """Clip of frames n-context..n (fewer if one is missing) with label on frame n."""
-    if n not in frames:
-        raise FileNotFoundError(f"{label}: no video frame numbered {n} for this label")
-    first = n
-    while n - first < context and first - 1 in frames:
-        first -= 1
-    paths = [frames[i] for i in range(first, n + 1)]
-    return Clip(f"{label.stem}", paths, [None] * (len(paths) - 1) + [label], 0, len(paths))
+def synthetic_clips(root: str | Path, split: str, split_mode: str = "sequences",
+                    train_fraction: float = 0.6) -> list[Clip]:
+    """dff's synthetic layout: <root>/<split>/<sequence>/{frames,labels}/NNNNN.png."""
+    root = Path(root)
+    if split_mode == "sequences":
+        seq_dirs = sorted(d for d in (root / split).iterdir() if d.is_dir()) if (root / split).is_dir() else []
+    else:
+        seq_dirs = sorted(d for s in ("train", "val") if (root / s).is_dir()
+                          for d in (root / s).iterdir() if d.is_dir())
+    if not seq_dirs:
+        raise FileNotFoundError(f"{root}: no synthetic sequences for split {split!r} "
+                                "(create them with `dff make-synthetic --out DIR`)")
+    clips = []
+    for d in seq_dirs:
+        frames = sorted_files(d / "frames", ".png")
+        labels = [d / "labels" / f.name for f in frames]
+        labels = [p if p.is_file() else None for p in labels]
+        start, end = (0, len(frames)) if split_mode == "sequences" else \
+            temporal_range(len(frames), split, train_fraction)
+        clips.append(Clip(d.name, frames, labels, start, end))
+    return clips
 
 
 def _fixed_split(name: str, split_mode: str) -> None:
@@ -115,4 +132,56 @@ def camvid_clips(root: str | Path, split: str, split_mode: str = "sequences", co
         clips.append(window(seqs[seq], frame_number(label), context, label))
     if not clips:
         raise FileNotFoundError(f"{root / (split + '.txt')}: lists no labelled frames")
+    return clips
+
+
+def _runs(frames: dict[int, Path]) -> list[list[int]]:
+    """Frame numbers split into runs of consecutive numbers."""
+    runs: list[list[int]] = []
+    for n in sorted(frames):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return runs
+
+
+def folder_clips(root: str | Path, split: str, split_mode: str = "temporal", train_fraction: float = 0.6,
+                 context: int | None = None) -> list[Clip]:
+    """Generic layout: <root>/frames/<seq>/*.{png,jpg} and sparse <root>/labels/<seq>/*.png.
+
+    Labels pair with frames by frame number. split_mode sequences reads <root>/splits/{split}.txt
+    (sequence names); temporal splits every run of consecutive frames in time. With context,
+    each labelled frame becomes a clip of itself and up to `context` frames before it.
+    """
+    root = Path(root)
+    if split_mode not in SPLIT_MODES:
+        raise ValueError(f"unknown split_mode {split_mode!r}; valid: {', '.join(SPLIT_MODES)}")
+    if split_mode == "sequences":
+        lst = root / "splits" / f"{split}.txt"
+        if not lst.is_file():
+            raise FileNotFoundError(f"{lst}: sequence list not found (needed for split_mode=sequences)")
+        names = lst.read_text().split()
+    else:
+        names = sorted(d.name for d in (root / "frames").iterdir() if d.is_dir()) if (root / "frames").is_dir() else []
+    if not names:
+        raise FileNotFoundError(f"{root}: no sequences for split {split!r} (expected frames/<seq>/)")
+    clips = []
+    for name in names:
+        frames = index_by_number(root / "frames" / name)
+        lab_dir = root / "labels" / name
+        labels = index_by_number(lab_dir, (".png",)) if lab_dir.is_dir() else {}
+        for n in set(labels) - set(frames):
+            raise FileNotFoundError(f"{labels[n]}: no frame numbered {n} in {root / 'frames' / name}")
+        for run in _runs(frames):
+            start, end = (0, len(run)) if split_mode == "sequences" else temporal_range(len(run), split, train_fraction)
+            cname = name if len(frames) == len(run) else f"{name}@{run[0]}"
+            if context is None:
+                clips.append(Clip(cname, [frames[n] for n in run], [labels.get(n) for n in run], start, end))
+                continue
+            for t in range(start, end):
+                if run[t] in labels:
+                    first = max(start, t - context)
+                    clips.append(Clip(f"{cname}#{run[t]}", [frames[n] for n in run[first:t + 1]],
+                                      [None] * (t - first) + [labels[run[t]]], 0, t - first + 1))
     return clips

@@ -3,16 +3,20 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from .backbones import build_backbone
-from .dff import DFFSegmenter, SegHead, conv_bn_relu
+from ..ops import resize_frames
+from .backbones import Normalize, build_backbone
+from .dff import DFFSegmenter
+from .heads import SegHead, conv_bn_relu
+from .segmenter import State, upsample
 
 FUSIONS = ("score", "feature")
 
 
 class UpdateBranch(nn.Module):
     """Cheap per-frame segmentation net run on every non-key frame: backbone, feature conv, head.
+
+    Takes [0, 1] RGB frames, as every dff model does.
 
     Args:
         backbone: resnet18/34/50 or mobilenet_v3_large/small (torchvision).
@@ -35,21 +39,19 @@ class UpdateBranch(nn.Module):
         if not 0.0 < input_scale <= 1.0:
             raise ValueError(f"update branch input_scale must be in (0, 1], got {input_scale}")
         self.input_scale = input_scale
+        self.normalize = Normalize()
         self.backbone = build_backbone(backbone, output_stride, pretrained)
         self.feature_conv = conv_bn_relu(self.backbone.out_channels, feat_channels, kernel_size)
         self.head = SegHead(feat_channels, num_classes)
         self.feat_channels = feat_channels
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Features of a normalised frame."""
-        if self.input_scale != 1.0:
-            x = F.interpolate(x, scale_factor=self.input_scale, mode="bilinear", align_corners=False,
-                              antialias=True)
-        return self.feature_conv(self.backbone(x))
+    def features(self, frame: torch.Tensor) -> torch.Tensor:
+        """Features of a frame on the branch's own grid."""
+        return self.feature_conv(self.backbone(resize_frames(self.normalize(frame), self.input_scale)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class scores of a normalised frame on the branch's own grid."""
-        return self.head(self.features(x))
+    def forward(self, frame: torch.Tensor) -> torch.Tensor:
+        """Class scores of a frame on the branch's own grid."""
+        return self.head(self.features(frame))
 
 
 def _identity_on_first(conv: nn.Conv2d, n: int) -> None:
@@ -68,14 +70,17 @@ class AccelSegmenter(DFFSegmenter):
 
     score fusion:   logits = conv1x1([head(warped ref features), update scores])      (2C -> C)
     feature fusion: logits = head(conv1x1([warped ref features, update features]))
-    Key frames give the reference branch alone (forward_state); every propagated frame goes
-    through `decode`, so training, evaluation and streaming all use the fused output.
+    Key frames give the reference branch alone; every propagated frame (training, evaluation,
+    streaming) gives the fused output.
 
     Args:
         backbone, flow_net, num_classes, feat_channels, padding_mode, propagation: as DFFSegmenter.
         update: the update branch.
         fusion: "score" or "feature".
     """
+
+    has_update_branch = True
+    branches = {**DFFSegmenter.branches, "update": ("update",)}
 
     def __init__(self, backbone: nn.Module, flow_net: nn.Module, update: UpdateBranch, num_classes: int,
                  feat_channels: int = 256, padding_mode: str = "border", propagation: str = "direct",
@@ -94,36 +99,19 @@ class AccelSegmenter(DFFSegmenter):
 
     def update_output(self, frame: torch.Tensor, size) -> torch.Tensor:
         """What fusion takes from the update branch (scores or features), on the grid `size`."""
-        x = self.normalize(frame)
-        return self.upsample(self.update(x) if self.fusion_mode == "score" else self.update.features(x), size)
+        return upsample(self.update(frame) if self.fusion_mode == "score" else self.update.features(frame), size)
 
-    def fuse(self, feat: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
+    def fuse(self, features: torch.Tensor, update: torch.Tensor) -> torch.Tensor:
         """Fused class scores from warped reference features and the update branch's output."""
         if self.fusion_mode == "score":
-            return self.fusion(torch.cat([self.head(feat), update], 1))
-        return self.head(self.fusion(torch.cat([feat, update], 1)))
+            return self.fusion(torch.cat([self.head(features), update], 1))
+        return self.head(self.fusion(torch.cat([features, update], 1)))
 
-    def decode(self, feat: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
-        """Fused class scores on the reference feature grid."""
-        return self.fuse(feat, self.update_output(frame, feat.shape[-2:]))
-
-    def predict_and_disagreement(self, state: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """`predict`'s logits, and per sample the fraction of grid pixels where the warped reference
-        and the update branch pick different classes: how stale the reference has become."""
-        feat, frame = state["feat"], state["frame"]
-        update = self.update_output(frame, feat.shape[-2:])
-        own = update if self.fusion_mode == "score" else self.update.head(update)
-        disagree = (self.head(feat).argmax(1) != own.argmax(1)).float().mean((1, 2))
-        return self.upsample(self.fuse(feat, update), frame.shape[-2:]), disagree
-
-    def update_logits(self, frame: torch.Tensor) -> torch.Tensor:
-        """Logits of the update branch alone on a [0, 1] frame."""
-        return self.upsample(self.update(self.normalize(frame)), frame.shape[-2:])
-
-    def branches(self) -> dict[str, list[nn.Module]]:
-        """The reference branch and the update branch."""
-        return {**super().branches(), "update": [self.update]}
+    def _decode(self, state: State) -> torch.Tensor:
+        return self.fuse(state.features, self.update_output(state.frame, state.features.shape[-2:]))
 
     def branch_logits(self, name: str, frame: torch.Tensor) -> torch.Tensor:
         """Logits of the reference or the update branch on the frame alone."""
-        return self.update_logits(frame) if name == "update" else super().branch_logits(name, frame)
+        if name == "update":
+            return upsample(self.update(frame), frame.shape[-2:])
+        return super().branch_logits(name, frame)

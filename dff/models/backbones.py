@@ -20,6 +20,18 @@ MOBILENETS = {
 BACKBONES = tuple(RESNETS) + tuple(MOBILENETS)
 
 
+class Normalize(nn.Module):
+    """[0, 1] RGB frames to the ImageNet-normalised input that torchvision's backbones expect."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return (frames - self.mean) / self.std
+
+
 def _build(name: str, builder, weights_enum: str, pretrained: bool, **kwargs) -> nn.Module:
     """torchvision builder with optional ImageNet weights and a clear error when unreachable."""
     weights = getattr(torchvision.models, weights_enum).IMAGENET1K_V1 if pretrained else None

@@ -4,33 +4,9 @@ from __future__ import annotations
 from .accel import FUSIONS, AccelSegmenter, UpdateBranch
 from .backbones import BACKBONES, build_backbone
 from .dff import DFFSegmenter
-from .flow_nets import DISFlow, OracleFlow, RAFTSmallFlow, ZeroFlow
-from .flownet import FlowNetSLite
+from .flow import FLOW_NETS, build_flow_net
 
-FLOW_NETS = ("flownets_lite", "raft_small", "dis", "zero", "oracle")
 ARCHS = ("dff", "accel")
-
-
-def build_flow_net(name: str, scale_channels: int = 0, width: float = 1.0, raft_updates: int = 6,
-                   dis_preset: str = "fast", input_scale: float = 0.5):
-    """Flow network by name; flow in pixels of the requested grid, current -> key.
-
-    Only flownets_lite learns DFF's scale field; the others propagate with scale 1.
-    input_scale resizes the frames before flownets_lite, raft_small and dis.
-    """
-    if not 0.0 < input_scale <= 1.0:
-        raise ValueError(f"model.flow_scale must be in (0, 1], got {input_scale}")
-    if name == "flownets_lite":
-        return FlowNetSLite(scale_channels=scale_channels, width=width, input_scale=input_scale)
-    if name == "raft_small":
-        return RAFTSmallFlow(num_flow_updates=raft_updates, input_scale=input_scale)
-    if name == "dis":
-        return DISFlow(preset=dis_preset, input_scale=input_scale)
-    if name == "zero":
-        return ZeroFlow()
-    if name == "oracle":
-        return OracleFlow()
-    raise ValueError(f"unknown flow network {name!r}; valid: {', '.join(FLOW_NETS)}")
 
 
 def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int = 8,

@@ -1,12 +1,11 @@
-"""Tests for dff.data.palettes: dataset palettes, lookup by name and dataset."""
+"""Tests for dff.data.palettes: dataset palettes, lookup by name."""
 import sys
 
 import numpy as np
 import pytest
 
-from dff.data.palettes import (camvid_palette, cityscapes_palette, dataset_palette, get_palette,
-                               overlay, png_palette, voc_palette)
-from dff.data.synthetic import SYNTHETIC_PALETTE
+from dff.data.palettes import (camvid_palette, cityscapes_palette, get_palette, overlay, png_palette,
+                               synthetic_palette, voc_palette)
 
 
 def test_camvid_is_segnets_eleven_colours():
@@ -29,13 +28,11 @@ def test_cityscapes_without_its_package_says_what_to_install(monkeypatch):
         cityscapes_palette()
 
 
-def test_lookup_by_name_and_dataset():
+def test_lookup_by_name():
     assert (get_palette("davis") == voc_palette()).all() and (get_palette("camvid") == camvid_palette()).all()
     with pytest.raises(ValueError, match="unknown palette 'kitti'"):
         get_palette("kitti")
-    assert [dataset_palette(d) for d in ("davis", "camvid", "cityscapes", "synthetic")] == \
-        ["voc", "camvid", "cityscapes", "synthetic"]
-    assert (get_palette("synthetic") == SYNTHETIC_PALETTE).all() and dataset_palette("folder") == "voc"
+    assert (get_palette("synthetic") == synthetic_palette()).all()
 
 
 def test_png_palette_pads_to_256_colours():

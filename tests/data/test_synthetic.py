@@ -8,7 +8,10 @@ import pytest
 
 from dff.data import synthetic
 from dff.data.flo import read_flo
-from dff.data.synthetic import SYNTHETIC_PALETTE, generate_sequence, sequence_seed, write_synthetic
+from dff.data.palettes import synthetic_palette
+from dff.data.synthetic import generate_sequence, sequence_seed, write_synthetic
+
+SYNTHETIC_PALETTE = synthetic_palette()
 
 KEYS = {"frames", "labels", "flow", "occ"}
 BOX5 = np.ones((5, 5), np.uint8)

@@ -3,8 +3,7 @@ import random
 import pytest
 import torch
 
-from dff.data.transforms import clip_jitter, flip_flow, pad_to, paired_crop_flip, paired_scale
-from dff.ops.warp import flow_warp as warp
+from dff.data.transforms import clip_jitter, pad_to, paired_crop_flip, paired_scale
 
 
 def _position_sample(h, w):
@@ -18,8 +17,7 @@ def test_paired_crop_flip_same_window_for_all():
     rng = random.Random(0)
     origins, flips = set(), 0
     for _ in range(300):
-        (k, c), lab, flow = paired_crop_flip(torch.stack((key, cur)), label, (ch, cw), rng)
-        assert flow is None
+        (k, c), lab = paired_crop_flip(torch.stack((key, cur)), label, (ch, cw), rng)
         assert k.shape == c.shape == (3, ch, cw) and lab.shape == (ch, cw) and lab.dtype == torch.uint8
         assert torch.equal(k, c) and torch.equal(lab, (k[0] % 250).to(torch.uint8))
         assert (k[0] == k[1]).all() and (k[0] == k[2]).all()
@@ -41,7 +39,7 @@ def test_paired_crop_flip_pads_beyond_frame(crop):
     key, cur, label = _position_sample(h, w)
     rng = random.Random(3)
     for _ in range(40):
-        (k, c), lab, _ = paired_crop_flip(torch.stack((key, cur)), label, crop, rng, ignore_index=200)
+        (k, c), lab = paired_crop_flip(torch.stack((key, cur)), label, crop, rng, ignore_index=200)
         assert k.shape == (3, *crop) and lab.shape == crop and torch.equal(k, c)
         pad_frame, pad_label = k[0] == 0, lab == 200
         assert torch.equal(pad_frame, pad_label)  # padding coincides in frames and label
@@ -66,7 +64,7 @@ def test_paired_scale_resizes_frames_and_label_together():
     label = (key[0] > 0).to(torch.uint8)
     sizes = set()
     for _ in range(10):
-        (k, c), lab, _ = paired_scale(torch.stack((key, key.clone())), label, (0.5, 2.0), rng)
+        (k, c), lab = paired_scale(torch.stack((key, key.clone())), label, (0.5, 2.0), rng)
         assert k.shape[-2:] == lab.shape and k.dtype == torch.uint8 and torch.equal(k, c)
         assert type(lab) is torch.Tensor and lab.dtype == torch.uint8
         assert set(lab.unique().tolist()) <= {0, 1}  # nearest: no new label values
@@ -75,45 +73,6 @@ def test_paired_scale_resizes_frames_and_label_together():
         assert k[0, : rows // 2 - 1].min() >= 190 and k[0, rows // 2 + 1 :].max() <= 10
         sizes.add(tuple(lab.shape))
     assert len(sizes) > 5
-
-
-def test_flow_scales_with_the_frames():
-    frames = torch.zeros(2, 3, 10, 20, dtype=torch.uint8)
-    label = torch.zeros(10, 20, dtype=torch.uint8)
-    flow = torch.stack((torch.full((10, 20), 2.0), torch.full((10, 20), -1.0)))  # u = 2, v = -1
-    (_, _), lab, out = paired_scale(frames, label, (2.0, 2.0), random.Random(0), flow=flow)
-    assert lab.shape == (20, 40) and out.shape == (2, 20, 40)
-    assert torch.allclose(out[0], torch.tensor(4.0)) and torch.allclose(out[1], torch.tensor(-2.0))
-
-
-def test_flip_negates_u_and_keeps_warping_consistent():
-    # a horizontal ramp shifted right by 3 px: current(x) = key(x - 3), backward flow u = -3
-    ramp = torch.arange(24.0).expand(1, 1, 8, 24)
-    key, cur = ramp.clone(), torch.roll(ramp, 3, -1)
-    flow = torch.zeros(1, 2, 8, 24)
-    flow[:, 0] = -3.0
-    inside = slice(4, 20)
-    assert torch.allclose(warp(key, flow)[..., inside], cur[..., inside])
-    flipped = flip_flow(flow[0])[None]
-    assert torch.equal(flipped[:, 0], -flow[:, 0]) and torch.equal(flipped[:, 1], flow[:, 1])
-    # flipping frames and flow together: the flipped flow still warps key onto current
-    assert torch.allclose(warp(key.flip(-1), flipped)[..., inside], cur.flip(-1)[..., inside])
-    assert not torch.allclose(warp(key.flip(-1), flow)[..., inside], cur.flip(-1)[..., inside])
-
-
-def test_crop_flip_moves_flow_with_frames():
-    h, w = 6, 9
-    key, cur, label = _position_sample(h, w)
-    flow = torch.stack((key[0].float(), -key[0].float()))  # position-coded u, v
-    rng = random.Random(1)
-    flips = 0
-    for _ in range(30):
-        (k, _), _, f = paired_crop_flip(torch.stack((key, cur)), label, (4, 5), rng, flow=flow)
-        flipped = bool(k[0, 0, 0] > k[0, 0, -1])
-        flips += flipped
-        assert torch.equal(f[0], -k[0].float() if flipped else k[0].float())
-        assert torch.equal(f[1], -k[0].float())
-    assert 0 < flips < 30
 
 
 def test_clip_jitter_one_draw_for_all_frames():

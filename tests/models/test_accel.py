@@ -23,11 +23,11 @@ def test_fusion_starts_as_the_reference_branch(fusion):
     model = accel(fusion=fusion)
     key, cur = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
     with torch.no_grad():
-        state = model.forward_key(key)
-        flow, scale = model.flow_net(cur, key, state["feat"].shape[-2:])
-        warped = flow_warp(state["feat"], flow, padding_mode="border") * scale
+        state = model.key(key)
+        flow, scale = model.flow_net(cur, key, state.features.shape[-2:])
+        warped = flow_warp(state.features, flow, padding_mode="border") * scale
         dff = F.interpolate(model.head(warped), size=(64, 64), mode="bilinear", align_corners=False)
-        assert torch.allclose(model.forward_propagate(cur, state), dff, atol=1e-5)
+        assert torch.allclose(model.logits(model.propagate(state, cur)), dff, atol=1e-5)
 
 
 def test_score_fusion_is_a_1x1_conv_over_reference_and_update_scores():
@@ -35,17 +35,17 @@ def test_score_fusion_is_a_1x1_conv_over_reference_and_update_scores():
     assert model.fusion.in_channels == 6 and model.fusion.out_channels == 3
     key, cur = torch.rand(2, 3, 64, 96), torch.rand(2, 3, 64, 96)
     with torch.no_grad():
-        state = model.forward_key(key)
-        prop = model.advance(cur, state)
-        ref = model.head(prop["feat"])
-        upd = model.update(model.normalize(cur))
+        state = model.key(key)
+        prop = model.propagate(state, cur)
+        ref = model.head(prop.features)
+        upd = model.update(cur)
         assert upd.shape == ref.shape == (2, 3, 4, 6)  # both at stride 16 here
         fused = model.fusion(torch.cat([ref, upd], 1))
         expect = F.interpolate(fused, size=(64, 96), mode="bilinear", align_corners=False)
-        assert torch.allclose(model.predict(prop), expect, atol=1e-5)
+        assert torch.allclose(model.logits(prop), expect, atol=1e-5)
         # key frames: the reference branch alone, whatever the fusion weights
-        ref_key = F.interpolate(model.head(state["feat"]), size=(64, 96), mode="bilinear", align_corners=False)
-        assert torch.allclose(model.forward_state(state, (64, 96)), ref_key, atol=1e-6)
+        ref_key = F.interpolate(model.head(state.features), size=(64, 96), mode="bilinear", align_corners=False)
+        assert torch.allclose(model.logits(state, (64, 96)), ref_key, atol=1e-6)
 
 
 def test_feature_fusion_concatenates_features_then_shares_the_head():
@@ -53,16 +53,17 @@ def test_feature_fusion_concatenates_features_then_shares_the_head():
     assert model.fusion.in_channels == 16 + 8 and model.fusion.out_channels == 16
     key, cur = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
     with torch.no_grad():
-        prop = model.advance(cur, model.forward_key(key))
-        upd = model.update.features(model.normalize(cur))
-        fused = model.head(model.fusion(torch.cat([prop["feat"], upd], 1)))
-        assert torch.allclose(model.decode(prop["feat"], cur), fused, atol=1e-5)
+        prop = model.propagate(model.key(key), cur)
+        upd = model.update.features(cur)
+        fused = model.head(model.fusion(torch.cat([prop.features, upd], 1)))
+        expect = F.interpolate(fused, size=(64, 64), mode="bilinear", align_corners=False)
+        assert torch.allclose(model.logits(prop), expect, atol=1e-5)
 
 
 def test_update_branch_at_another_stride_is_resized_to_the_reference_grid():
     model = perturb_fusion(accel(update_backbone="mobilenet_v3_small", update_output_stride=32))
     with torch.no_grad():
-        out = model.forward_propagate(torch.rand(1, 3, 64, 64), model.forward_key(torch.rand(1, 3, 64, 64)))
+        out = model.logits(model.propagate(model.key(torch.rand(1, 3, 64, 64)), torch.rand(1, 3, 64, 64)))
     assert out.shape == (1, 3, 64, 64)
 
 
@@ -71,12 +72,12 @@ def test_training_forward_uses_reference_at_offset_0_and_fusion_elsewhere():
     clip = torch.rand(2, 3, 3, 64, 64)
     out = model(clip, torch.tensor([0, 2]))
     with torch.no_grad():
-        state = model.forward_key(clip[:, 0])
-        key_logits = model.forward_state(state, (64, 64))
+        state = model.key(clip[:, 0])
+        key_logits = model.logits(state, (64, 64))
         for i in (1, 2):
-            state = model.advance(clip[:, i], state)
+            state = model.propagate(state, clip[:, i])
         assert torch.allclose(out[0], key_logits[0], atol=1e-5)
-        assert torch.allclose(out[1], model.predict(state)[1], atol=1e-5)
+        assert torch.allclose(out[1], model.logits(state)[1], atol=1e-5)
     out.sum().backward()
     assert model.fusion.weight.grad.abs().sum() > 0
     assert all(p.grad is not None for p in model.update.parameters())
@@ -85,11 +86,11 @@ def test_training_forward_uses_reference_at_offset_0_and_fusion_elsewhere():
 def test_per_frame_gives_each_branch_on_its_own():
     model = accel()
     frame = torch.rand(1, 3, 64, 64)
-    assert list(model.branches()) == ["reference", "update"]
+    assert list(model.branches) == ["reference", "update"]
     with torch.no_grad():
-        ref, upd = (model.branch_logits(n, frame) for n in model.branches())
-        assert torch.allclose(ref, model.forward_state(model.forward_key(frame), (64, 64)))
-        assert torch.allclose(upd, model.update_logits(frame))
+        ref, upd = (model.branch_logits(n, frame) for n in model.branches)
+        assert torch.allclose(ref, model.logits(model.key(frame), (64, 64)))
+        assert torch.allclose(upd, F.interpolate(model.update(frame), size=(64, 64), mode="bilinear", align_corners=False))
 
 
 def test_update_feature_conv_may_be_1x1():
@@ -97,7 +98,7 @@ def test_update_feature_conv_may_be_1x1():
     assert model.update.feature_conv[0].kernel_size == (1, 1)
     assert model.update.feature_conv[0].in_channels == 576
     with torch.no_grad():
-        out = model.forward_propagate(torch.rand(1, 3, 64, 64), model.forward_key(torch.rand(1, 3, 64, 64)))
+        out = model.logits(model.propagate(model.key(torch.rand(1, 3, 64, 64)), torch.rand(1, 3, 64, 64)))
     assert out.shape == (1, 3, 64, 64)
     with pytest.raises(ValueError, match="kernel_size must be 1 or 3"):
         accel(update_kernel=5)
@@ -122,6 +123,6 @@ def test_update_branch_input_scale_runs_on_the_resized_frame():
     with torch.no_grad():
         assert half.update(x).shape[-2:] == (2, 3)  # 32x48 input at stride 16
         assert torch.allclose(half.update(x), full.update(small), atol=1e-6)
-        assert half.update_logits(x).shape == (1, 2, 64, 96)
+        assert half.branch_logits("update", x).shape == (1, 2, 64, 96)
     with pytest.raises(ValueError, match="input_scale"):
         build_model(2, arch="accel", update_scale=0.0)

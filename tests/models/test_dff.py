@@ -1,4 +1,5 @@
 import torch
+import torch.nn.functional as F
 
 from dff.models import build_model
 from dff.ops import flow_warp
@@ -21,19 +22,19 @@ def test_key_and_propagate_shapes():
     model = tiny()
     frames = torch.rand(2, 3, 64, 80)
     with torch.no_grad():
-        state = model.forward_key(frames)
-        assert state["feat"].shape == (2, 16, 8, 10)
-        assert model.forward_state(state, (64, 80)).shape == (2, 3, 64, 80)
-        assert model.forward_propagate(torch.rand(2, 3, 64, 80), state).shape == (2, 3, 64, 80)
+        state = model.key(frames)
+        assert state.features.shape == (2, 16, 8, 10)
+        assert model.logits(state, (64, 80)).shape == (2, 3, 64, 80)
+        assert model.logits(model.propagate(state, torch.rand(2, 3, 64, 80))).shape == (2, 3, 64, 80)
 
 
 def test_zero_flow_and_unit_scale_propagate_the_key_exactly():
     model = zero_flow(tiny())
     key, cur = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
     with torch.no_grad():
-        state = model.forward_key(key)
-        a = model.forward_propagate(cur, state)
-        b = model.forward_state(state, (64, 64))
+        state = model.key(key)
+        a = model.logits(model.propagate(state, cur))
+        b = model.logits(state, (64, 64))
     assert torch.allclose(a, b, atol=1e-5)
 
 
@@ -41,10 +42,11 @@ def test_propagation_warps_features_by_the_predicted_flow():
     model = tiny()
     key, cur = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
     with torch.no_grad():
-        state = model.forward_key(key)
-        flow, scale = model.flow_net(cur, state["frame"], (8, 8))
-        expect = model.logits(flow_warp(state["feat"], flow, padding_mode="border") * scale, (64, 64))
-        assert torch.allclose(model.forward_propagate(cur, state), expect, atol=1e-6)
+        state = model.key(key)
+        flow, scale = model.flow_net(cur, state.frame, (8, 8))
+        warped = flow_warp(state.features, flow, padding_mode="border") * scale
+        expect = F.interpolate(model.head(warped), size=(64, 64), mode="bilinear", align_corners=False)
+        assert torch.allclose(model.logits(model.propagate(state, cur)), expect, atol=1e-6)
 
 
 def test_training_forward_matches_inference_paths():
@@ -53,9 +55,9 @@ def test_training_forward_matches_inference_paths():
     key, cur = clip[:, 0], clip[:, -1]
     with torch.no_grad():
         out = model(clip, torch.tensor([0, 2]))
-        state = model.forward_key(key)
-        assert torch.allclose(out[:1], model.forward_state(state, (64, 64))[:1], atol=1e-5)
-        assert torch.allclose(out[1:], model.forward_propagate(cur, state)[1:], atol=1e-5)
+        state = model.key(key)
+        assert torch.allclose(out[:1], model.logits(state, (64, 64))[:1], atol=1e-5)
+        assert torch.allclose(out[1:], model.logits(model.propagate(state, cur))[1:], atol=1e-5)
 
 
 def test_chained_propagation_warps_frame_to_frame():
@@ -63,11 +65,11 @@ def test_chained_propagation_warps_frame_to_frame():
     clip = torch.rand(1, 3, 3, 64, 64)
     with torch.no_grad():
         out = model(clip, torch.tensor([2]))
-        state = model.forward_key(clip[:, 0])
-        state = model.advance(clip[:, 1], state)
-        state = model.advance(clip[:, 2], state)
-        assert torch.allclose(out, model.predict(state), atol=1e-5)
-        direct = model.forward_propagate(clip[:, 2], model.forward_key(clip[:, 0]))
+        state = model.key(clip[:, 0])
+        state = model.propagate(state, clip[:, 1])
+        state = model.propagate(state, clip[:, 2])
+        assert torch.allclose(out, model.logits(state), atol=1e-5)
+        direct = model.logits(model.propagate(model.key(clip[:, 0]), clip[:, 2]))
         assert not torch.allclose(out, direct, atol=1e-4)  # a real difference in the path
 
 

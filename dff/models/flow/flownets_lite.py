@@ -5,8 +5,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..ops import resize_flow
-from .backbones import IMAGENET_MEAN, IMAGENET_STD
+from ...ops import resize_flow
+from ..backbones import IMAGENET_MEAN, IMAGENET_STD
+from .base import FlowNet
 
 
 def conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
@@ -19,18 +20,12 @@ def deconv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.1, inplace=True))
 
 
-def upsample_flow(flow: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Bring a flow (in pixels of its grid) to `like`'s grid, values rescaled."""
-    return resize_flow(flow, like.shape[-2:])
-
-
-class FlowNetSLite(nn.Module):
+class FlowNetSLite(FlowNet):
     """FlowNetS encoder/decoder at reduced width, run at half the frame resolution.
 
-    Takes (current, key) RGB frames in [0, 1] of the same size, and returns the flow
-    current -> key in pixels of `out_size` (the feature grid), channel 0 = x, plus a positive
-    scale field with `scale_channels` channels on that grid. The final flow is predicted at
-    stride 4 of the half-resolution input (stride 8 of the frame) and resized to `out_size`.
+    Keeps FlowNet's contract; its scale field has `scale_channels` channels. The final flow is
+    predicted at stride 4 of the resized input (stride 8 of the frame at input_scale 0.5) and
+    resized to `out_size`.
 
     Args:
         scale_channels: channels of DFF's scale field (= warped feature channels); 0 disables it.
@@ -39,9 +34,8 @@ class FlowNetSLite(nn.Module):
     """
 
     def __init__(self, scale_channels: int = 0, width: float = 1.0, input_scale: float = 0.5):
-        super().__init__()
+        super().__init__(input_scale)
         c1, c2, c3, c4, c5 = (max(8, int(round(c * width))) for c in (32, 64, 128, 256, 256))
-        self.input_scale = input_scale
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN * 2).view(1, 6, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD * 2).view(1, 6, 1, 1), persistent=False)
         self.conv1 = conv(6, c1, 7, 2)
@@ -70,15 +64,12 @@ class FlowNetSLite(nn.Module):
         """One decoder level: upsample features and flow, concat with the skip, predict."""
         up = deconv_layer(feat)
         up = up[..., : skip.shape[-2], : skip.shape[-1]]
-        cat = torch.cat((skip, up, upsample_flow(flow, skip)), 1)
+        cat = torch.cat((skip, up, resize_flow(flow, skip.shape[-2:])), 1)
         return cat, predict(cat)
 
-    def forward(self, current: torch.Tensor, key: torch.Tensor, out_size: tuple[int, int]):
-        """Return (flow (N,2,*out_size) in out-grid pixels, scale (N,C,*out_size) or None)."""
-        x = torch.cat((current, key), 1)
-        if self.input_scale != 1.0:  # resize first: normalising the smaller input is cheaper (and equal)
-            x = F.interpolate(x, scale_factor=self.input_scale, mode="bilinear",
-                              align_corners=False, antialias=self.input_scale < 1)
+    def estimate(self, current: torch.Tensor, key: torch.Tensor, out_size: tuple[int, int]):
+        """(flow, scale or None) on the out_size grid."""
+        x = self.resized(torch.cat((current, key), 1))  # resized first: normalising fewer pixels is cheaper
         x = (x - self.mean) / self.std
         x1 = self.conv1(x)
         x2 = self.conv2(x1)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dff.models import FlowNetSLite
+from dff.models import FlowNetSLite, build_flow_net
 
 
 @pytest.mark.parametrize("size,out", [((64, 96), (8, 12)), ((57, 83), (8, 11)), ((48, 48), (12, 12))])
@@ -31,3 +31,15 @@ def test_flow_is_trainable_through_every_layer():
     missing = [n for n, p in net.named_parameters() if p.grad is None]
     # predict5..3 feed the finest level only through the upsampled coarse flow: still used.
     assert missing == []
+
+
+def test_flownets_lite_cost_falls_with_flow_scale():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def flops(scale):
+        net = build_flow_net("flownets_lite", input_scale=scale).eval()
+        with FlopCounterMode(display=False) as fc, torch.no_grad():
+            net(torch.rand(1, 3, 128, 192), torch.rand(1, 3, 128, 192), (8, 12))
+        return fc.get_total_flops()
+
+    assert flops(0.25) < 0.3 * flops(0.5)
