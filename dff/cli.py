@@ -28,7 +28,7 @@ def cmd_train(args) -> None:
 
 def cmd_eval(args) -> None:
     from .engine.evaluate import evaluate, evaluate_stream, format_table, write_json
-    from .engine.setup import attach_ground_truth_flow, load_split, load_trained, select_device
+    from .engine.builders import attach_ground_truth_flow, load_split, load_trained, select_device
     from .engine.policies import build_policy
     cfg = _config(args)
     dev = select_device(args.device)
@@ -40,8 +40,7 @@ def cmd_eval(args) -> None:
     res["checkpoint"] = str(args.checkpoint)
     print(format_table(res))
     for name in args.policy or ():
-        policy = build_policy(name, k, cfg["model"]["key_threshold"], cfg["model"]["key_signal"])
-        res[f"stream_{name}"] = s = evaluate_stream(model, store, policy, n, cfg["data"]["ignore_index"], dev)
+        res[f"stream_{name}"] = s = evaluate_stream(model, store, build_policy(name, k), n, cfg["data"]["ignore_index"], dev)
         print(f"stream {name:<9} k={k}: mIoU {s['miou']:.4f}  key-frame rate {s['key_rate']:.4f} "
               f"({s['key_frames']}/{s['frames']}; key network ran {s['key_runs']} times)")
     if args.json:
@@ -90,7 +89,7 @@ def cmd_make_synthetic(args) -> None:
 
 def cmd_check_data(args) -> int:
     from .data.check import check_clips, format_values
-    from .engine.setup import clips_of, label_lut_of
+    from .engine.builders import clips_of, label_lut_of
     cfg = _config(args)
     lut, problems = label_lut_of(cfg), []
     for split in ("train", "val"):
@@ -133,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, checkpoint=True)
     p.add_argument("--key-interval", type=int, help="K: distances 0..K-1 (default model.key_interval)")
     p.add_argument("--json", help="write the results as JSON here")
-    p.add_argument("--policy", action="append", choices=["fixed", "adaptive", "probe"],
-                   help="also run the val clips as videos under this key-frame policy (repeatable)")
+    p.add_argument("--policy", action="append", choices=["fixed"],
+                   help="also run the val clips as videos under this key-frame policy")
     p.set_defaults(fn=cmd_eval)
 
     p = sub.add_parser("infer", help="segment a video, frame folder or webcam into a video or label PNGs")

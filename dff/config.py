@@ -60,9 +60,7 @@ DEFAULTS: dict = {
         "padding_mode": "border",
         "propagation": "direct",     # direct (DFF, key -> frame) | chained (Accel, frame -> frame)
         "key_interval": 5,           # k: key frame every k frames; training keys 0..k-1 back
-        "key_policy": "fixed",       # inference: fixed | adaptive (same average key rate 1/k) | probe (dff/engine/policies.py)
-        "key_signal": "flow",        # adaptive: flow | residual | difference | uncertainty | disagreement (accel) (dff/engine/policies.py)
-        "key_threshold": 0.5,        # adaptive: signal value above which a new key is taken; probe: log margin
+        "key_policy": "fixed",       # inference: fixed (dff/engine/policies.py)
         "update_backbone": "resnet18",  # accel: update branch (resnet18/34/50, mobilenet_v3_large/small)
         "update_output_stride": 16,
         "update_channels": 128,

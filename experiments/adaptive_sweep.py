@@ -1,6 +1,6 @@
 """Fixed vs adaptive key-frame policy on the val clips, at the fixed policy's key rate.
 
-usage: python scripts/adaptive_sweep.py CONFIG CHECKPOINT [--signal flow|residual|difference|uncertainty|disagreement]
+usage: python -m experiments.adaptive_sweep CONFIG CHECKPOINT [--signal flow|residual|difference|uncertainty|disagreement]
            [--thresholds 0.25,0.5,1 | --match] [key=value ...]
 --match bisects the adaptive threshold until the adaptive policy takes as many key frames as
 the fixed one (the same cost), so the two mIoUs compare directly.
@@ -10,8 +10,9 @@ import json
 
 from dff.config import load_config
 from dff.engine.evaluate import evaluate_stream
-from dff.engine.setup import attach_ground_truth_flow, load_split, load_trained, select_device
-from dff.engine.policies import SIGNALS, build_policy
+from dff.engine.builders import attach_ground_truth_flow, load_split, load_trained, select_device
+from dff.engine.policies import FixedPolicy
+from experiments.policies import SIGNALS, AdaptivePolicy
 
 
 def main() -> None:
@@ -33,7 +34,7 @@ def main() -> None:
     rows = []
 
     def run(name: str, thr: float | None) -> dict:
-        policy = build_policy(name, k, thr or 0.0, args.signal)
+        policy = FixedPolicy(k) if thr is None else AdaptivePolicy(k, thr, signal=args.signal)
         res = evaluate_stream(model, store, policy, n, cfg["data"]["ignore_index"], dev)
         rows.append(row := {"policy": name, "signal": args.signal if thr is not None else None,
                             "threshold": thr, **res})

@@ -1,6 +1,6 @@
 """A trained model's flow network against the synthetic set's ground-truth flow, on val pairs.
 
-usage: python scripts/flow_vs_truth.py CONFIG CHECKPOINT [--pairs 5:4,10:8,20:16] [--clip 0]
+usage: python -m experiments.flow_vs_truth CONFIG CHECKPOINT [--pairs 5:4,10:8,20:16] [--clip 0]
 For each (current, key) pair prints the end-point error of the model's flow (and of DIS) to
 the ground truth, the mean true motion, and the photometric error of the key warped onto the
 current frame by each flow (and by none), at full frame resolution.
@@ -10,9 +10,9 @@ import argparse
 import torch
 
 from dff.config import load_config
-from dff.data.datasets import to_float
-from dff.engine.setup import attach_ground_truth_flow, load_split, load_trained
-from dff.models.flow_nets import DISFlow, OracleFlow
+from dff.data.store import to_float
+from dff.engine.builders import attach_ground_truth_flow, load_split, load_trained
+from dff.models.flow import DISFlow, OracleFlow
 from dff.ops import flow_warp
 
 

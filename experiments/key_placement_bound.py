@@ -1,6 +1,6 @@
 """How much can key-frame placement win? The best placement at a given key count, in hindsight.
 
-usage: python scripts/key_placement_bound.py CONFIG CHECKPOINT [--key-interval 5] [--max-gap 10]
+usage: python -m experiments.key_placement_bound CONFIG CHECKPOINT [--key-interval 5] [--max-gap 10]
            [--split val] [--tables PATH] [--json PATH] [key=value ...]
 
 Every val frame t is segmented from every key s with 0 <= t - s < max-gap (direct propagation, as
@@ -14,7 +14,7 @@ of that gain is the labels' noise chosen in hindsight, the placement fitted on t
 labels scored on the odd frames against the fixed policy there. No causal
 policy can beat the best placement, so its gain over fixed bounds what an adaptive policy can win.
 (Fewest wrong pixels is a proxy for the best mIoU, so the bound is close, not exact.)
---tables keeps the pair confusions in a file (reused when it exists; scripts/key_signal_study.py
+--tables keeps the pair confusions in a file (reused when it exists; experiments/key_signal_study.py
 replays causal policies on them).
 """
 import argparse
@@ -24,10 +24,10 @@ from pathlib import Path
 import torch
 
 from dff.config import load_config
-from dff.data.datasets import to_float
+from dff.data.store import to_float
 from dff.engine.evaluate import propagate_batch
 from dff.engine.metrics import ConfusionMatrix
-from dff.engine.setup import load_split, load_trained, select_device
+from dff.engine.builders import load_split, load_trained, select_device
 
 INF = float("inf")
 
@@ -47,9 +47,9 @@ def pair_confusions(model, store, n: int, ignore: int, max_gap: int, dev) -> lis
             unc[(s - clip.start, t - clip.start)] = float(1 - logits.softmax(0).amax(0).mean())
 
         for s in range(clip.start, clip.end):
-            state = model.forward_key(to_float(store.frames[c][s])[None].to(dev))
+            state = model.key(to_float(store.frames[c][s])[None].to(dev))
             if s in labels:
-                add(s, s, model.forward_state(state, tuple(labels[s].shape))[0])
+                add(s, s, model.logits(state, tuple(labels[s].shape))[0])
             ts = [t for t in range(s + 1, min(s + max_gap, clip.end)) if t in labels]
             if ts:
                 cur = torch.cat([to_float(store.frames[c][t])[None].to(dev) for t in ts])

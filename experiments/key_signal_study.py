@@ -1,6 +1,6 @@
 """Replay causal key-frame policies on saved pair confusions: does any cheap signal beat fixed?
 
-usage: python scripts/key_signal_study.py CONFIG TABLES [--key-intervals 3,4,5,6] [--signals a,b]
+usage: python -m experiments.key_signal_study CONFIG TABLES [--key-intervals 3,4,5,6] [--signals a,b]
            [--json PATH] [key=value ...]
 TABLES comes from `key_placement_bound.py --tables` (its split, its gap, each pair's confusion
 and output uncertainty). Every signal is one a policy has before deciding frame t with key s
@@ -24,9 +24,10 @@ import numpy as np
 import torch
 
 from dff.config import load_config
-from dff.engine.setup import load_split
-from dff.engine.policies import AdaptivePolicy, FixedPolicy
-from key_placement_bound import miou, read_tables, score, wrong
+from dff.engine.builders import load_split
+from dff.engine.policies import FixedPolicy
+from experiments.policies import AdaptivePolicy
+from experiments.key_placement_bound import miou, read_tables, score, wrong
 
 
 def sharpness(frame: torch.Tensor) -> float:
@@ -91,7 +92,7 @@ def replay(clips: list[dict], policy, signal) -> tuple[torch.Tensor, list[list[i
         policy.reset()
         keys = [0]
         for t in range(c["length"]):
-            if t and policy.is_key(signal(c, keys[-1], t) if signal else None):
+            if t and (policy.is_key(signal(c, keys[-1], t)) if signal else policy.scheduled()):
                 keys.append(t)
             total = _scored(c, keys[-1], t, total)
         placements.append(keys)

@@ -1,10 +1,10 @@
 """Fixed vs the probe key-frame policy, streamed on the val clips at the same key-network runs.
 
-usage: python scripts/probe_policy.py CONFIG CHECKPOINT [--key-intervals 3,4,5,6] [--margins 0.5]
+usage: python -m experiments.probe_policy CONFIG CHECKPOINT [--key-intervals 3,4,5,6] [--margins 0.5]
            [--json PATH] [key=value ...]
 For every key interval k: the fixed policy, then the probe policy at each margin (the key
 network runs on the same frames; a probe is refused when the held key explains the frame's
-motion better by more than the margin, see dff/engine/policies.py). Printed: mIoU, adopted keys,
+motion better by more than the margin, see experiments/policies.py). Printed: mIoU, adopted keys,
 key-network runs, and a paired bootstrap over clips (how often probe beats fixed when the clips
 are resampled, and the 5-95% range of the difference in points). With several margins, also
 the margin cross-validated over clips: each half of the clips (even, odd) run at the margin that
@@ -17,10 +17,11 @@ import torch
 
 from dff.config import load_config
 from dff.engine.evaluate import evaluate_stream
-from dff.engine.setup import attach_ground_truth_flow, load_split, load_trained, select_device
-from dff.engine.policies import build_policy
-from key_placement_bound import miou
-from key_signal_study import bootstrap, unfold
+from dff.engine.builders import attach_ground_truth_flow, load_split, load_trained, select_device
+from dff.engine.policies import FixedPolicy
+from experiments.policies import ProbePolicy
+from experiments.key_placement_bound import miou
+from experiments.key_signal_study import bootstrap, unfold
 
 
 def cross_validated(runs: dict[float, list[torch.Tensor]]) -> tuple[list[torch.Tensor], list[float]]:
@@ -47,11 +48,11 @@ def main() -> None:
     attach_ground_truth_flow(model, store)
     rows = []
     for k in map(int, args.key_intervals.split(",")):
-        fixed = evaluate_stream(model, store, build_policy("fixed", k), n, cfg["data"]["ignore_index"], dev)
+        fixed = evaluate_stream(model, store, FixedPolicy(k), n, cfg["data"]["ignore_index"], dev)
         print(f"k={k} fixed {fixed['miou']:.4f}  keys {fixed['key_frames']}", flush=True)
         base, runs = [torch.tensor(m) for m in fixed["clip_confusions"]], {}
         for margin in map(float, args.margins.split(",")):
-            res = evaluate_stream(model, store, build_policy("probe", k, margin), n, cfg["data"]["ignore_index"], dev)
+            res = evaluate_stream(model, store, ProbePolicy(k, margin), n, cfg["data"]["ignore_index"], dev)
             runs[margin] = [torch.tensor(m) for m in res["clip_confusions"]]
             p_win, lo, hi = bootstrap(runs[margin], base)
             rows.append({"key_interval": k, "margin": margin, "fixed": fixed["miou"], "fixed_keys": fixed["key_frames"],

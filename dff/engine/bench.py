@@ -6,9 +6,8 @@ import time
 
 import torch
 
-from ..ops import flow_warp
-from .policies import ProbePolicy
-from .setup import model_from_config, num_classes_of, select_device
+from ..models.segmenter import State, upsample
+from .builders import model_from_config, num_classes_of, select_device
 from .stream import StreamSegmenter
 
 
@@ -57,50 +56,41 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
     non-key frame adds the update branch and the fusion (which includes the head), so
     t_prop = flow + warp + update + fusion. The same throughputs are also measured end to end,
     from the median time of a StreamSegmenter step on a key frame and on a propagated frame
-    (stream_fps, relative to a key frame every frame), and for the probe policy from the step of
-    a probed frame (key network, propagation and the motion fits: probe_stream_speedup). All
-    timings are taken in turns (rep by rep), so the ratios come from the same moments.
+    (stream_fps, relative to a key frame every frame). All timings are taken in turns (rep by
+    rep), so the ratios come from the same moments.
     """
     dev = select_device(device)
     n = num_classes if num_classes is not None else num_classes_of(cfg)
     model = model_from_config(cfg, n).to(dev).eval()
     frame = torch.rand(1, 3, *size, device=dev)
     key = torch.rand(1, 3, *size, device=dev)
-    k = model.normalize(key)
-    trunk = model.backbone(k)
+    x = model.normalize(key)
+    trunk = model.backbone(x)
     feat = model.feature_conv(trunk)
     flow, scale = model.flow_net(frame, key, feat.shape[-2:])
-
-    def warp():
-        w = flow_warp(feat, flow, padding_mode=model.padding_mode)
-        return w if scale is None else w * scale
-
     fns = {
-        "backbone": lambda: model.backbone(k),
+        "backbone": lambda: model.backbone(x),
         "feature_conv": lambda: model.feature_conv(trunk),
         "flow": lambda: model.flow_net(frame, key, feat.shape[-2:]),
-        "warp": warp,
-        "head": lambda: model.logits(feat, size),
+        "warp": lambda: model.warp(feat, flow, scale),
+        "head": lambda: model.logits(State(key, feat), size),
     }
-    if hasattr(model, "update"):
+    if model.has_update_branch:
         upd = model.update_output(frame, feat.shape[-2:])
         fns["update"] = lambda: model.update_output(frame, feat.shape[-2:])
-        fns["fusion"] = lambda: model.upsample(model.fuse(feat, upd), size)
+        fns["fusion"] = lambda: upsample(model.fuse(feat, upd), size)
     # End to end: the median StreamSegmenter step on key and on propagated frames (medians per
     # step, because the occasional stall of a shared machine would swamp a whole clip's time).
     clip = torch.rand(max(2, *key_intervals), 3, *size, device=dev)
-    steps, probes = [], []
-    timed = time_in_turns({**fns, "stream": lambda: steps.append(stream_steps(model, clip, dev)),
-                           "probe": lambda: probes.append(stream_steps(model, clip[:2], dev, ProbePolicy(1, float("inf"))))},
-                          reps, dev)
+    steps = []
+    timed = time_in_turns({**fns, "stream": lambda: steps.append(stream_steps(model, clip, dev))}, reps, dev)
     steps = steps[1:]  # drop the warm-up
     t_key_step = statistics.median(s[0] for s in steps)
     t_prop_step = statistics.median(t for s in steps for t in s[1:])
-    t_probe_step = statistics.median(s[1] for s in probes[1:])
     ms = {name: timed[name] for name in fns}
     t_key = ms["backbone"] + ms["feature_conv"] + ms["head"]
     t_prop = ms["flow"] + ms["warp"] + ms["head"]
-    if hasattr(model, "update"):
+    if model.has_update_branch:
         t_prop = ms["flow"] + ms["warp"] + ms["update"] + ms["fusion"]
     per_frame_fps = 1.0 / t_key
     rows = []
@@ -111,8 +101,7 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
         rows.append({"key_interval": kk, "fps": fps,
                      "speedup": kk * t_key / (t_key + (kk - 1) * t_prop),
                      "stream_fps": stream_fps,
-                     "stream_speedup": kk * t_key_step / (t_key_step + (kk - 1) * t_prop_step),
-                     "probe_stream_speedup": kk * t_key_step / (t_probe_step + (kk - 1) * t_prop_step)})
+                     "stream_speedup": kk * t_key_step / (t_key_step + (kk - 1) * t_prop_step)})
     return {
         "size": list(size), "device": str(dev), "threads": torch.get_num_threads(),
         "arch": cfg["model"]["arch"], "update_backbone": cfg["model"]["update_backbone"],
@@ -121,7 +110,6 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
         "module_seconds": ms, "key_seconds": t_key, "propagate_seconds": t_prop,
         "r_nonkey_over_key": t_prop / t_key, "per_frame_fps": per_frame_fps, "dff": rows,
         "stream_key_seconds": t_key_step, "stream_propagate_seconds": t_prop_step,
-        "stream_probe_seconds": t_probe_step,
     }
 
 
@@ -138,6 +126,5 @@ def format_bench(res: dict) -> str:
                  f"r = {res['r_nonkey_over_key']:.4f}")
     lines.append(f"{'per-frame':<14}{res['per_frame_fps']:>10.3f} fps")
     lines += [f"{name + ' k=' + str(r['key_interval']):<14}{r['fps']:>10.3f} fps  {r['speedup']:.2f}x"
-              f"   streamed {r['stream_fps']:.3f} fps  {r['stream_speedup']:.2f}x"
-              f"   probe policy {r['probe_stream_speedup']:.2f}x" for r in res["dff"]]
+              f"   streamed {r['stream_fps']:.3f} fps  {r['stream_speedup']:.2f}x" for r in res["dff"]]
     return "\n".join(lines)

@@ -1,18 +1,18 @@
-"""From a config dict to the objects train/eval/infer need."""
+"""From a config dict to the objects train, eval, infer and bench need."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
 
-from ..data.datasets import FrameStore
-from ..data.labels import lut_reader
-from ..data.registry import build_clips, dataset_info, label_lut
+from ..data.datasets import build_clips, class_names, label_lut
 from ..data.flo import read_flo
+from ..data.labels import lut_reader
+from ..data.store import FrameStore
 from ..models import build_model
-from ..models.flow_nets import OracleFlow
+from ..models.flow import OracleFlow
 from ..ops import resize_flow
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, load_weights
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -25,17 +25,14 @@ def select_device(name: str = "auto") -> torch.device:
 def num_classes_of(cfg: dict) -> int:
     """model.num_classes, or the dataset's class count when null."""
     n, d = cfg["model"]["num_classes"], cfg["data"]
-    return int(n) if n is not None else dataset_info(d["dataset"], d["root"], d["num_classes"])["num_classes"]
+    return int(n) if n is not None else len(class_names(d["dataset"], d["root"], d["num_classes"]))
 
 
 def clips_of(cfg: dict, split: str) -> list:
-    """Clips of a split of the configured dataset (context_frames null: key_interval - 1)."""
+    """Clips of a split of the configured dataset."""
     d = cfg["data"]
-    context = d["context_frames"]
-    if context is None and d["dataset"] != "folder":
-        context = cfg["model"]["key_interval"] - 1
-    return build_clips(d["dataset"], d["root"], split, d["split_mode"], d["train_fraction"], context,
-                       d["cityscapes_labels"])
+    return build_clips(d["dataset"], d["root"], split, d["split_mode"], d["train_fraction"], d["context_frames"],
+                       d["cityscapes_labels"], cfg["model"]["key_interval"])
 
 
 def label_lut_of(cfg: dict):
@@ -52,7 +49,7 @@ def load_split(cfg: dict, split: str) -> FrameStore:
 
 def model_from_config(cfg: dict, num_classes: int):
     """DFFSegmenter from the config's model section."""
-    skip = ("key_interval", "key_policy", "key_threshold", "key_signal", "num_classes", "load_from")
+    skip = ("key_interval", "key_policy", "num_classes", "load_from")
     kwargs = {k: v for k, v in cfg["model"].items() if k not in skip}
     return build_model(num_classes=num_classes, **kwargs)
 
@@ -77,41 +74,7 @@ def attach_ground_truth_flow(model, store: FrameStore) -> None:
         model.flow_net.add_clip(store.frames[c], flows)
 
 
-def init_from(model: torch.nn.Module, paths) -> list[dict]:
-    """Initialise weights from checkpoint(s) (model.load_from), later files winning.
-
-    Tensors whose name or shape does not fit are not loaded; every file's missing, unexpected
-    and shape-mismatched keys are printed and returned, so a stage's checkpoint can seed the
-    next stage (a DFF reference into an Accel model, say) without anything passing silently.
-    """
-    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    own = model.state_dict()
-    reports = []
-    for path in paths:
-        state = load_checkpoint(path)["model"]
-        mismatched = sorted(k for k, v in state.items() if k in own and own[k].shape != v.shape)
-        fits = {k: v for k, v in state.items() if k not in mismatched}
-        missing, unexpected = model.load_state_dict(fits, strict=False)
-        report = {"path": str(path), "loaded": len(fits) - len(unexpected), "missing": list(missing),
-                  "unexpected": list(unexpected), "mismatched": mismatched}
-        print(f"load_from {path}: {report['loaded']} tensors loaded")
-        for kind in ("missing", "unexpected", "mismatched"):
-            if report[kind]:
-                print(f"  {kind} keys ({len(report[kind])}): {_summarise(report[kind])}")
-        reports.append(report)
-    return reports
-
-
-def _summarise(keys: list[str], top: int = 6) -> str:
-    """Keys grouped by top-level module, e.g. 'update (62), fusion (2)'."""
-    groups: dict[str, int] = {}
-    for k in keys:
-        top_level = k.split(".")[0]
-        groups[top_level] = groups.get(top_level, 0) + 1
-    return ", ".join(f"{g} ({n})" for g, n in list(groups.items())[:top])
-
-
-def load_trained(cfg: dict, checkpoint: str, device: torch.device):
+def load_trained(cfg: dict, checkpoint: str | Path, device: torch.device):
     """Model built from cfg with a checkpoint's weights (num_classes from the checkpoint).
 
     When cfg names another flow network than the checkpoint was trained with (model.flow=dis
@@ -123,18 +86,10 @@ def load_trained(cfg: dict, checkpoint: str, device: torch.device):
     model = model_from_config(cfg, num_classes)
     trained_flow = ckpt.get("config", {}).get("model", {}).get("flow", cfg["model"]["flow"])
     swapped = trained_flow != cfg["model"]["flow"]
-    state = {k: v for k, v in ckpt["model"].items() if not (swapped and k.startswith("flow_net."))}
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=not swapped)
-    except RuntimeError as e:
-        raise ValueError(f"{checkpoint}: weights do not fit the configured model ({e})") from e
+    load_weights(model, ckpt, checkpoint, skip="flow_net" if swapped else None)
     if swapped:
-        bad = [k for k in missing + unexpected if not k.startswith("flow_net.")]
-        if bad:
-            raise ValueError(f"{checkpoint}: weights do not fit the configured model "
-                             f"(missing or unexpected: {', '.join(bad[:8])})")
         dropped = sum(k.startswith("flow_net.") for k in ckpt["model"])
         print(f"flow network swapped: checkpoint trained with {trained_flow!r}, running "
-              f"{cfg['model']['flow']!r} ({dropped} checkpoint flow tensors not loaded, "
-              f"{len(missing)} parameters of the new flow net at their initial values)")
+              f"{cfg['model']['flow']!r} ({dropped} checkpoint flow tensors not loaded, the new flow "
+              f"net's {sum(k.startswith('flow_net.') for k in model.state_dict())} at their initial values)")
     return model.to(device).eval(), ckpt

@@ -1,18 +1,13 @@
-"""Checkpoints: plain dicts of tensors and plain types, written atomically, loaded weights-only."""
+"""Checkpoints: plain dicts of tensors and plain types, written atomically, loaded weights-only;
+and the one loader of their weights into a model."""
 from __future__ import annotations
 
 import io
 import os
-import random
-import re
 import tempfile
-import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
-
-KEEP_PATTERN = re.compile(r"ckpt_(\d+)\.pt")
 
 
 def _write_atomic(data: bytes, path: Path) -> None:
@@ -52,85 +47,42 @@ def load_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
-def rng_state() -> dict:
-    """Python, numpy and torch (and CUDA) RNG states as tensors and plain types."""
-    version, keys, gauss = random.getstate()
-    _, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
-    state = {"python": torch.tensor(keys, dtype=torch.int64), "python_version": version, "python_gauss": gauss,
-             "numpy": torch.from_numpy(np_keys.astype(np.int64)), "numpy_pos": int(np_pos),
-             "numpy_gauss": [int(np_has_gauss), float(np_gauss)], "torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state()
-    return state
+def load_weights(model: torch.nn.Module, ckpt: dict, path: str | Path, partial: bool = False,
+                 skip: str | None = None) -> dict:
+    """Load the weights of checkpoint `ckpt` (read from `path`) into model; a report of what was
+    and was not loaded.
 
-
-def set_rng_state(state: dict) -> None:
-    """Restore what rng_state returned."""
-    random.setstate((state["python_version"], tuple(state["python"].tolist()), state["python_gauss"]))
-    has_gauss, gauss = state["numpy_gauss"]
-    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"], has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"])
-
-
-def kept_checkpoints(work_dir: str | Path) -> list[Path]:
-    """ckpt_<iteration>.pt files in work_dir, oldest first."""
-    found = [(int(m.group(1)), p) for p in Path(work_dir).glob("ckpt_*.pt") if (m := KEEP_PATTERN.fullmatch(p.name))]
-    return [p for _, p in sorted(found)]
-
-
-def prune_checkpoints(work_dir: str | Path, keep: int) -> None:
-    """Delete all but the newest `keep` ckpt_<iteration>.pt files."""
-    kept = kept_checkpoints(work_dir)
-    for p in kept[:max(0, len(kept) - keep)]:
-        p.unlink(missing_ok=True)
-
-
-def find_resume(work_dir: str | Path) -> Path | None:
-    """The loadable checkpoint with the highest iteration among last.pt and ckpt_*.pt, or None.
-
-    Unloadable files (truncated by a crash mid-copy, say) are skipped with a warning.
+    Exact (partial=False: a trained model for eval or infer): every tensor must fit, or a
+    ValueError names the file and the keys. partial (model.load_from: one stage seeds the next,
+    a DFF reference into an Accel model, say): what fits by name and shape is loaded, the rest
+    reported. Tensors under `skip` (a module name, e.g. a swapped flow net's "flow_net") are
+    neither loaded nor required.
     """
-    best, best_it = None, -1
-    for path in [Path(work_dir) / "last.pt", *reversed(kept_checkpoints(work_dir))]:
-        if not path.is_file():
-            continue
-        try:
-            it = int(load_checkpoint(path).get("iteration", -1))
-        except ValueError as e:
-            warnings.warn(f"--resume auto: skipping {e}", stacklevel=2)
-            continue
-        if it > best_it:
-            best, best_it = path, it
-    return best
+    state = ckpt["model"]
+    if skip is not None:
+        state = {k: v for k, v in state.items() if not k.startswith(skip + ".")}
+    own = model.state_dict()
+    mismatched = sorted(k for k, v in state.items() if k in own and own[k].shape != v.shape)
+    missing, unexpected = model.load_state_dict({k: v for k, v in state.items() if k not in mismatched},
+                                                strict=False)
+    if skip is not None:
+        missing = [k for k in missing if not k.startswith(skip + ".")]
+    report = {"path": str(path), "loaded": len(state) - len(mismatched) - len(unexpected), "missing": list(missing),
+              "unexpected": list(unexpected), "mismatched": mismatched}
+    bad = [f"{kind} {', '.join(report[kind][:8])}" for kind in ("missing", "unexpected", "mismatched") if report[kind]]
+    if bad and not partial:
+        raise ValueError(f"{path}: weights do not fit the configured model ({'; '.join(bad)})")
+    return report
 
 
-def resolve_resume(resume: str | Path | None, work_dir: str | Path) -> Path | None:
-    """--resume: None, 'auto' (newest loadable checkpoint in work_dir, if any) or a path that must exist."""
-    if resume is None:
-        return None
-    if str(resume) == "auto":
-        return find_resume(work_dir)
-    path = Path(resume)
-    if not path.is_file():
-        raise FileNotFoundError(f"--resume {path}: checkpoint not found")
-    return path
-
-
-def restore_training(ckpt: dict, model, opt, sched, scaler, cfg: dict, rank: int, world_size: int) -> tuple[int, float]:
-    """Load a checkpoint's full training state into the run's objects; (iteration, best metric)."""
-    model.load_state_dict(ckpt["model"])
-    opt.load_state_dict(ckpt["optimizer"])
-    sched.load_state_dict(ckpt["scheduler"])
-    scaler.load_state_dict(ckpt["scaler"])
-    old = ckpt.get("config", {}).get("train", {})
-    changed = sorted(key for key, v in cfg["train"].items() if key in old and old[key] != v)
-    if ckpt.get("world_size") != world_size or {"batch_size", "accumulate", "seed"} & set(changed):
-        warnings.warn("resuming with another world size, batch size, accumulation or seed: "
-                      "the data order and random draws differ from an uninterrupted run", stacklevel=2)
-    elif changed and rank == 0:
-        print(f"resume: train settings changed since the checkpoint: {', '.join(changed)}")
-    rng = ckpt["rng"]
-    set_rng_state(rng[rank] if rank < len(rng) else rng[0])
-    return int(ckpt["iteration"]), float(ckpt["best_metric"])
+def describe(report: dict) -> str:
+    """A load_weights report in a few lines: tensors loaded, and the others grouped by module."""
+    lines = [f"load_from {report['path']}: {report['loaded']} tensors loaded"]
+    for kind in ("missing", "unexpected", "mismatched"):
+        if report[kind]:
+            groups: dict[str, int] = {}
+            for k in report[kind]:
+                groups[k.split(".")[0]] = groups.get(k.split(".")[0], 0) + 1
+            top = ", ".join(f"{g} ({n})" for g, n in list(groups.items())[:6])
+            lines.append(f"  {kind} keys ({len(report[kind])}): {top}")
+    return "\n".join(lines)

@@ -8,7 +8,7 @@ from ..config import load_config
 from ..data.synthetic import write_synthetic
 from .evaluate import evaluate, format_table, write_json
 from .infer import infer_video
-from .setup import load_split, load_trained
+from .builders import load_split, load_trained
 from .train import train
 
 DEMO_OUTPUTS = ("config.yaml", "best.pt", "last.pt", "eval.json", "segmentation.mp4")

@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..data.datasets import FrameStore, to_float
+from ..data.store import FrameStore, to_float
 from .metrics import ConfusionMatrix, class_map
+from .stream import StreamSegmenter
 
 
 def _subsample(items: list, n: int) -> list:
@@ -20,10 +21,9 @@ def _subsample(items: list, n: int) -> list:
     return [items[int(i * step)] for i in range(n)]
 
 
-def propagate_batch(model, state: dict, frames: torch.Tensor) -> torch.Tensor:
+def propagate_batch(model, state, frames: torch.Tensor) -> torch.Tensor:
     """Logits of frames (T, 3, H, W), each warped in one step from the same key state."""
-    batch = {k: v.expand(len(frames), *v.shape[1:]) for k, v in state.items()}
-    return model.forward_propagate(frames, batch)
+    return model.logits(model.propagate(state.expand(len(frames)), frames))
 
 
 @torch.no_grad()
@@ -40,7 +40,7 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
     """
     model.eval()
     per_dist = [ConfusionMatrix(num_classes, ignore_index) for _ in range(key_interval)]
-    update = ConfusionMatrix(num_classes, ignore_index) if hasattr(model, "update_logits") else None
+    update = ConfusionMatrix(num_classes, ignore_index) if model.has_update_branch else None
     counts = [0] * key_interval
 
     def frame(c: int, i: int) -> torch.Tensor:
@@ -54,11 +54,11 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
                       max_frames)
     for c, s in tqdm(keys, desc="eval", disable=not progress, leave=False):
         labels, end = store.labels[c], store.clips[c].end
-        state = model.forward_key(frame(c, s))
+        state = model.key(frame(c, s))
         if s in labels:
-            score(0, model.forward_state(state, tuple(labels[s].shape))[0], labels[s])
+            score(0, model.logits(state, tuple(labels[s].shape))[0], labels[s])
             if update is not None:
-                update.update(class_map(model.update_logits(state["frame"])[0], 0), labels[s])
+                update.update(class_map(model.branch_logits("update", state.frame)[0], 0), labels[s])
         if model.propagation == "direct":
             ts = [s + d for d in range(1, key_interval) if s + d < end and s + d in labels]
             if ts:  # all distances from one key in one batch
@@ -66,9 +66,9 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
                     score(t - s, logits, labels[t])
         else:
             for t in range(s + 1, min(s + key_interval, end)):
-                state = model.advance(frame(c, t), state)
+                state = model.propagate(state, frame(c, t))
                 if t in labels:
-                    score(t - s, model.predict(state)[0], labels[t])
+                    score(t - s, model.logits(state)[0], labels[t])
     by_dist = [m.miou() for m in per_dist]
     per_frame = by_dist[0]
     mean = sum(by_dist) / len(by_dist)
@@ -91,8 +91,6 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
 def evaluate_stream(model, store: FrameStore, policy, num_classes: int, ignore_index: int = 255,
                     device="cpu", progress: bool = False) -> dict:
     """Run a key-frame policy over every clip of the split as a video; mIoU and key-frame rate."""
-    from .stream import StreamSegmenter
-
     model.eval()
     cm = ConfusionMatrix(num_classes, ignore_index)
     runner, per_clip = StreamSegmenter(model, policy), []

@@ -11,15 +11,16 @@ import torch.nn.functional as F
 from torchvision.utils import flow_to_image
 from tqdm import tqdm
 
-from ..data.datasets import resized_size
+from ..data.datasets import spec
 from ..data.label_writer import LabelPngWriter
-from ..data.palettes import dataset_palette, get_palette, overlay
+from ..data.palettes import get_palette, overlay
+from ..data.store import resized_size
 from ..data.video import VideoReader
 from ..data.video_writer import VideoWriter
 from ..ops import resize_flow
 from .metrics import class_map
 from .policies import build_policy
-from .setup import load_trained, select_device
+from .builders import load_trained, select_device
 from .stream import StreamSegmenter
 
 
@@ -74,7 +75,7 @@ def infer_video(cfg: dict, checkpoint: str, source: str, output: str, key_interv
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if show_flow and mode == "labels":
         raise ValueError("show_flow draws into a video; mode 'labels' writes PNGs")
-    pal_name = palette or dataset_palette(cfg["data"]["dataset"])
+    pal_name = palette or spec(cfg["data"]["dataset"]).palette
     pal = get_palette(pal_name)
     dev = select_device(device)
     model, ckpt = load_trained(cfg, checkpoint, dev)
@@ -83,7 +84,7 @@ def infer_video(cfg: dict, checkpoint: str, source: str, output: str, key_interv
                          f"{ckpt['num_classes']} classes")
     k = key_interval or cfg["model"]["key_interval"]
     m = cfg["model"]
-    runner = StreamSegmenter(model, build_policy(m["key_policy"], k, m["key_threshold"], m["key_signal"]))
+    runner = StreamSegmenter(model, build_policy(m["key_policy"], k))
     reader = VideoReader(source, allow_truncated=allow_truncated)
     net_size = resized_size(*reader.size, cfg["data"]["short_side"])
     h, w = reader.size

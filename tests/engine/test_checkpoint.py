@@ -54,7 +54,7 @@ def test_rng_states_survive_a_weights_only_round_trip(tmp_path):
 
     import numpy as np
 
-    from dff.engine.checkpoint import rng_state, set_rng_state
+    from dff.engine.train.resume import rng_state, set_rng_state
 
     random.gauss(0, 1)  # a cached gaussian is part of python's state
     save_checkpoint({"model": {}, "rng": [rng_state()]}, tmp_path / "r.pt")
@@ -64,7 +64,7 @@ def test_rng_states_survive_a_weights_only_round_trip(tmp_path):
 
 
 def test_one_serialisation_written_to_several_paths_and_pruned(tmp_path):
-    from dff.engine.checkpoint import find_resume, kept_checkpoints, prune_checkpoints
+    from dff.engine.train.resume import find_resume, kept_checkpoints, prune_checkpoints
 
     for it in (2, 4, 6, 8, 10):
         save_checkpoint({"model": {}, "iteration": it}, tmp_path / "last.pt", tmp_path / f"ckpt_{it:06d}.pt")

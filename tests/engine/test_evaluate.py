@@ -5,8 +5,8 @@ import torch
 
 from dff.engine.checkpoint import load_checkpoint
 from dff.engine.evaluate import evaluate, format_table
-from dff.engine.setup import load_split, load_trained
-from dff.engine.optim import lr_factor
+from dff.engine.builders import load_split, load_trained
+from dff.engine.train.optim import lr_factor
 from dff.engine.train import train
 
 
@@ -37,7 +37,7 @@ def test_eval_counts_only_keys_inside_the_split(tiny_run, tiny_cfg):
 
 def test_eval_matches_a_direct_computation(tiny_run, tiny_cfg):
     """Distance-2 mIoU equals scoring forward_propagate(t, key t-2) frame by frame."""
-    from dff.data.datasets import to_float
+    from dff.data.store import to_float
     from dff.engine.metrics import ConfusionMatrix
 
     model, ckpt = load_trained(tiny_cfg, tiny_run / "best.pt", torch.device("cpu"))
@@ -47,8 +47,8 @@ def test_eval_matches_a_direct_computation(tiny_run, tiny_cfg):
         for c, t in store.targets():
             if t - 2 < store.clips[c].start:
                 continue
-            state = model.forward_key(to_float(store.frames[c][t - 2])[None])
-            pred = model.forward_propagate(to_float(store.frames[c][t])[None], state).argmax(1)[0]
+            state = model.key(to_float(store.frames[c][t - 2])[None])
+            pred = model.logits(model.propagate(state, to_float(store.frames[c][t])[None])).argmax(1)[0]
             cm.update(pred, store.labels[c][t])
     res = evaluate(model, store, 3, 3)
     assert res["miou_by_distance"][2] == pytest.approx(cm.miou(), abs=1e-9)
@@ -100,7 +100,7 @@ def test_oracle_flow_at_evaluation_uses_the_ground_truth(tiny_run, tiny_cfg, tmp
     import shutil
 
     from dff.config import merge
-    from dff.engine.setup import attach_ground_truth_flow
+    from dff.engine.builders import attach_ground_truth_flow
 
     cfg = merge(tiny_cfg, {"model": {"flow": "oracle"}})
     model, ckpt = load_trained(cfg, tiny_run / "best.pt", torch.device("cpu"))

@@ -137,11 +137,8 @@ def test_bad_mode_and_flow_without_video_are_refused(tiny_run, tiny_cfg, folder,
     assert list(tmp_path.iterdir()) == []
 
 
-def test_probe_policy_runs_in_infer_and_reports_key_network_runs(tiny_run, tiny_cfg, synthetic_root, tmp_path):
-    from dff.config import merge
-
+def test_infer_reports_key_network_runs(tiny_run, tiny_cfg, synthetic_root, tmp_path):
     folder = sorted((synthetic_root / "val").iterdir())[0] / "frames"
-    cfg = merge(tiny_cfg, {"model": {"key_policy": "probe", "key_threshold": float("-inf")}})
-    res = infer_video(cfg, tiny_run / "best.pt", folder, tmp_path / "p.mp4", key_interval=3, progress=False)
-    # 8 frames: the key network runs on 0, 3, 6; both probes refused (a key is held up to 9 frames)
-    assert res["frames_written"] == 8 and (res["key_frames"], res["key_runs"]) == (1, 3)
+    res = infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "p.mp4", key_interval=3, progress=False)
+    # 8 frames: the key network runs on 0, 3, 6
+    assert res["frames_written"] == 8 and (res["key_frames"], res["key_runs"]) == (3, 3)

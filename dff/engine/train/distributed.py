@@ -14,8 +14,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from ..config import ConfigError
-from .setup import select_device
+from ...config import ConfigError
+from ..builders import select_device
 
 
 @dataclass

@@ -16,17 +16,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..config import ConfigError, save_config
-from ..data.datasets import PairDataset
-from .checkpoint import (load_checkpoint, prune_checkpoints, resolve_resume, restore_training, rng_state,
-                         save_checkpoint)
+from ...config import ConfigError, save_config
+from ...data.pairs import PairDataset
+from ..builders import load_split, model_from_config, num_classes_of
+from ..checkpoint import describe, load_checkpoint, load_weights, save_checkpoint
+from ..evaluate import evaluate
 from .distributed import (ShardSampler, barrier, convert_sync_bn, epoch_batches, gather_objects,
                           setup_distributed, teardown, wrap_ddp)
-from .evaluate import evaluate
 from .objective import TrainForward, unused_parameters
 from .optim import build_optimizer, build_scheduler
+from .resume import prune_checkpoints, resolve_resume, restore_training, rng_state
 from .runlog import RunLog
-from .setup import init_from, load_split, model_from_config, num_classes_of
 from .step import build_scaler, set_train_mode, to_device, train_step
 
 
@@ -46,6 +46,16 @@ def freeze(model: torch.nn.Module, names) -> list[torch.nn.Module]:
     for n in names:
         children[n].requires_grad_(False)
     return [children[n] for n in names]
+
+
+def init_from(model: torch.nn.Module, paths) -> list[dict]:
+    """model.load_from: initialise weights from checkpoint(s), later files winning; what did not
+    fit is printed and returned (written to load_from.json), never passed over silently."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    reports = [load_weights(model, load_checkpoint(p), p, partial=True) for p in paths]
+    for report in reports:
+        print(describe(report))
+    return reports
 
 
 def fix_unused(forward: TrainForward, crop_size, window: int, main: bool) -> None:

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..config import ConfigError
+from ...config import ConfigError
 
 OBJECTIVES = ("propagated", "per_frame")
 
@@ -25,8 +25,8 @@ class TrainForward(nn.Module):
         self.model, self.objective = model, objective
         self.names = []
         if objective == "per_frame":
-            self.names = [n for n, mods in model.branches().items()
-                          if any(p.requires_grad for m in mods for p in m.parameters())]
+            self.names = [n for n, mods in model.branches.items()
+                          if any(p.requires_grad for m in mods for p in model.get_submodule(m).parameters())]
             if not self.names:
                 raise ConfigError("train.objective per_frame: every branch is frozen")
 

@@ -6,7 +6,7 @@ from functools import partial
 
 import torch
 
-from ..config import ConfigError
+from ...config import ConfigError
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULERS = ("poly", "cosine", "step", "constant")

@@ -6,7 +6,7 @@ import contextlib
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..config import ConfigError
+from ...config import ConfigError
 from .distributed import Dist, all_reduce_sum
 from .objective import pixel_ce
 

@@ -6,7 +6,8 @@ import torch
 
 from dff.config import ConfigError, merge
 from dff.engine.checkpoint import load_checkpoint
-from dff.engine.setup import init_from, model_from_config
+from dff.engine.builders import model_from_config
+from dff.engine.train.loop import init_from
 from dff.engine.train import train
 
 ACCEL = {"arch": "accel", "update_channels": 8, "output_stride": 16}
