@@ -1,9 +1,10 @@
-"""Tiny Cityscapes, CamVid and folder datasets in their exact on-disk layouts (written per test).
+"""Tiny DAVIS, Cityscapes, CamVid and folder datasets in their exact on-disk layouts (written per test).
 
 Every frame is filled with its frame number (mod 256), so a sample shows which frame it holds.
 """
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -75,4 +76,31 @@ def make_folder(root: Path) -> Path:
     (root / "splits").mkdir()
     (root / "splits" / "train.txt").write_text("walk\n")
     (root / "splits" / "val.txt").write_text("run\n")
+    return root
+
+
+DAVIS_SEQS = {"alpha": 10, "beta": 7}
+
+
+def make_noise_davis(root: Path, missing=(), bad_size=()) -> Path:
+    """Tiny DAVIS-2016 layout of 24x32 noise frames; `missing` frames get no mask, `bad_size` a mask of the wrong size."""
+    rng = np.random.default_rng(0)
+    for name, n in DAVIS_SEQS.items():
+        img_dir, ann_dir = root / "JPEGImages" / "480p" / name, root / "Annotations" / "480p" / name
+        img_dir.mkdir(parents=True)
+        ann_dir.mkdir(parents=True)
+        for t in range(n):
+            img = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+            img[:4, :4] = (0, 0, 255)  # pure red corner (BGR) to check the RGB conversion
+            cv2.imwrite(str(img_dir / f"{t:05d}.jpg"), img)
+            if (name, t) in missing:
+                continue
+            mask = np.where(rng.random((24, 32)) < 0.4, 255, 0).astype(np.uint8)
+            if (name, t) in bad_size:
+                mask = mask[:-2]
+            cv2.imwrite(str(ann_dir / f"{t:05d}.png"), mask)
+    sets = root / "ImageSets" / "2016"
+    sets.mkdir(parents=True)
+    (sets / "train.txt").write_text("alpha\n")
+    (sets / "val.txt").write_text("beta\n")
     return root

@@ -5,7 +5,7 @@ import numpy as np
 from PIL import Image
 
 from .labels import map_raw, read_label_image
-from .sequences import Clip
+from .clips import Clip
 
 
 def image_size(path) -> tuple[int, int]:

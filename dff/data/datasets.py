@@ -1,128 +1,144 @@
-"""In-memory clip store and the (key, current) pair dataset that DFF trains on."""
+"""One spec per dataset name (data.dataset): its clips, class names, label table and palette."""
 from __future__ import annotations
 
-import random
+import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
-from .sequences import Clip
-from .transforms import clip_jitter, paired_crop_flip, paired_scale
-
-
-def resized_size(h: int, w: int, short_side: int) -> tuple[int, int]:
-    """(h, w) scaled so that the short side equals short_side."""
-    s = short_side / min(h, w)
-    return max(1, round(h * s)), max(1, round(w * s))
+from .clips import Clip
+from .labels import build_lut, identity_map
+from .layouts import camvid_clips, cityscapes_clips, davis_clips, folder_clips, synthetic_clips
+from .palettes import CAMVID_CLASSES
 
 
-def read_rgb(path) -> np.ndarray:
-    """Image file to RGB uint8, naming the file on failure."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"{path}: unreadable image")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-class FrameStore:
-    """Frames (uint8, C,H,W) and labels (uint8, H,W) of clips, decoded once and resized.
-
-    Decoding JPEGs dominates CPU training otherwise; a DAVIS-mini clip set at short side 240 is
-    about 300 MB. Only frames in [start, end) are kept: keys may not leave the split.
-    """
-
-    def __init__(self, clips: list[Clip], short_side: int, read_label: Callable,
-                 ignore_index: int = 255):
-        self.clips = clips
-        self.frames: list[dict[int, torch.Tensor]] = []
-        self.labels: list[dict[int, torch.Tensor]] = []
-        for clip in clips:
-            frames, labels = {}, {}
-            for i in range(clip.start, clip.end):
-                img = read_rgb(clip.frames[i])
-                h, w = resized_size(*img.shape[:2], short_side)
-                frames[i] = torch.from_numpy(cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)).permute(2, 0, 1).contiguous()
-                if clip.labels[i] is not None:
-                    lab = read_label(clip.labels[i])
-                    if lab.shape != img.shape[:2]:
-                        raise ValueError(f"{clip.labels[i]}: label size {lab.shape} differs from "
-                                         f"frame size {img.shape[:2]} ({clip.frames[i]})")
-                    labels[i] = torch.from_numpy(cv2.resize(lab, (w, h), interpolation=cv2.INTER_NEAREST))
-            self.frames.append(frames)
-            self.labels.append(labels)
-
-    def targets(self) -> list[tuple[int, int]]:
-        """(clip index, frame index) of every labelled frame in the split."""
-        return [(c, i) for c, labs in enumerate(self.labels) for i in sorted(labs)]
-
-
-def to_float(frame: torch.Tensor) -> torch.Tensor:
-    """uint8 (..., 3, H, W) to float [0, 1]."""
-    return frame.float().div_(255.0)
-
-
-class PairDataset(Dataset):
-    """(window, label, offset) samples; the key lies 0..max_offset frames before the current.
-
-    window is (max_offset + 1, 3, H, W) float in [0, 1]: the key, the frames after it and the
-    labelled current frame last, front-padded with copies of the key when the offset is smaller
-    than max_offset (so batches stack; chained propagation steps through every frame). The
-    offset is drawn uniformly from those that keep the key inside the split, and the same random
-    scale, crop, flip and colour jitter apply to every frame (and scale/crop/flip to the label).
-    With pair_only the window is just (key, current): direct propagation needs no frame in
-    between, and transforms cost per frame.
-
-    Every draw of sample idx comes from random.Random seeded by (seed, epoch, idx): a sample
-    is the same in any process or DataLoader worker, and changes when set_epoch changes.
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How dff reads one dataset; the callables take the keyword arguments named below.
 
     Args:
-        store: decoded clips.
-        max_offset: largest key distance (k - 1 for key interval k).
-        crop_size: (h, w) training crop, or None for full frames.
-        ignore_index: label value for padding when a crop exceeds the frame.
-        scale_range: (lo, hi) random resize factor applied before the crop.
-        pair_only: return (key, current) windows of 2 frames instead of the full window.
-        seed: base seed of the per-sample draws.
-        jitter: colour jitter strength (0: none), one draw per clip.
+        clips: (root, split, split_mode, train_fraction, context, cityscapes_labels) -> clips.
+            context: frames kept before each sparse label (None: key_interval - 1 for the
+            sparse layouts; the folder layout keeps whole sequences).
+        classes: (root, num_classes) -> class names.
+        labels: (num_classes, ignore_index, label_map, cityscapes_labels) -> {raw value: class id}.
+        palette: name of its palettes.PALETTES colours.
     """
 
-    def __init__(self, store: FrameStore, max_offset: int, crop_size=None, ignore_index: int = 255,
-                 scale_range=(1.0, 1.0), pair_only: bool = False, seed: int = 0, jitter: float = 0.0):
-        self.store, self.max_offset, self.pair_only = store, max_offset, pair_only
-        self.crop_size, self.ignore_index, self.scale_range = crop_size, ignore_index, scale_range
-        self.seed, self.epoch, self.jitter = int(seed), 0, float(jitter)
-        self.items = store.targets()
-        if not self.items:
-            raise ValueError("no labelled frames in this split")
+    clips: Callable[..., list[Clip]]
+    classes: Callable[..., list[str]]
+    labels: Callable[..., dict[int, int]]
+    palette: str
 
-    def set_epoch(self, epoch: int) -> None:
-        """Select the draws of another pass over the data (call before each epoch)."""
-        self.epoch = int(epoch)
 
-    def sample_rng(self, idx: int) -> random.Random:
-        """The generator of sample idx in the current epoch (string seeds hash stably)."""
-        return random.Random(f"{self.seed}/{self.epoch}/{idx}")
+def cityscapes_table() -> list:
+    """The cityscapesscripts label table (imported lazily: an optional dependency)."""
+    try:
+        from cityscapesscripts.helpers.labels import labels
+    except ImportError as e:
+        raise ImportError("data.dataset=cityscapes needs the cityscapesscripts package: "
+                          "pip install dff[cityscapes]") from e
+    return labels
 
-    def __len__(self) -> int:
-        return len(self.items)
 
-    def __getitem__(self, idx: int):
-        rng = self.sample_rng(idx)
-        c, t = self.items[idx]
-        start = self.store.clips[c].start
-        offset = rng.randint(0, min(self.max_offset, t - start))
-        if self.pair_only:
-            idx = [t - offset, t]
-        else:
-            idx = [t - offset] * (self.max_offset - offset) + list(range(t - offset, t + 1))
-        frames = torch.stack([self.store.frames[c][i] for i in idx])
-        label = self.store.labels[c][t]
-        if tuple(self.scale_range) != (1.0, 1.0):
-            frames, label, _ = paired_scale(frames, label, self.scale_range, rng)
-        if self.crop_size is not None:
-            frames, label, _ = paired_crop_flip(frames, label, self.crop_size, rng, self.ignore_index)
-        frames = clip_jitter(frames, self.jitter, rng)
-        return to_float(frames), label.long(), offset
+def _synthetic_classes(root, num_classes) -> list[str]:
+    meta = Path(root) / "synthetic.json"
+    if not meta.is_file():
+        raise FileNotFoundError(f"{meta}: missing (create the set with `dff make-synthetic`)")
+    return list(json.loads(meta.read_text())["class_names"])
+
+
+def _cityscapes_labels(num_classes, ignore_index, label_map, cityscapes_labels) -> dict[int, int]:
+    if cityscapes_labels == "labelIds":  # ids without a trainId (void) are ignored
+        return {l.id: l.trainId if 0 <= l.trainId < 255 else ignore_index for l in cityscapes_table() if l.id >= 0}
+    return {**identity_map(num_classes, 255), 255: ignore_index}  # labelTrainIds files mark void 255
+
+
+def _folder_classes(root, num_classes) -> list[str]:
+    if num_classes is None:
+        raise ValueError("dataset folder needs data.num_classes")
+    return [f"class{i}" for i in range(int(num_classes))]
+
+
+def _folder_labels(num_classes, ignore_index, label_map, cityscapes_labels) -> dict[int, int]:
+    if label_map is None:  # raw values are the class ids
+        return {**identity_map(num_classes, ignore_index), ignore_index: ignore_index}
+    return {ignore_index: ignore_index, **{int(k): int(v) for k, v in label_map.items()}}
+
+
+def _sparse_context(context, key_interval) -> int:
+    return key_interval - 1 if context is None else context
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "davis": DatasetSpec(
+        clips=lambda root, split, split_mode, train_fraction, context, key_interval, cityscapes_labels:
+            davis_clips(root, split, split_mode, train_fraction),
+        classes=lambda root, num_classes: ["background", "object"],
+        labels=lambda num_classes, ignore_index, label_map, cityscapes_labels: {0: 0, 255: 1},
+        palette="voc"),
+    "synthetic": DatasetSpec(
+        clips=lambda root, split, split_mode, train_fraction, context, key_interval, cityscapes_labels:
+            synthetic_clips(root, split, split_mode, train_fraction),
+        classes=_synthetic_classes,
+        labels=_folder_labels,
+        palette="synthetic"),
+    "cityscapes": DatasetSpec(
+        clips=lambda root, split, split_mode, train_fraction, context, key_interval, cityscapes_labels:
+            cityscapes_clips(root, split, split_mode, _sparse_context(context, key_interval), cityscapes_labels),
+        classes=lambda root, num_classes: [l.name for l in sorted(
+            (l for l in cityscapes_table() if 0 <= l.trainId < 255), key=lambda l: l.trainId)],
+        labels=_cityscapes_labels,
+        palette="cityscapes"),
+    "camvid": DatasetSpec(
+        clips=lambda root, split, split_mode, train_fraction, context, key_interval, cityscapes_labels:
+            camvid_clips(root, split, split_mode, _sparse_context(context, key_interval)),
+        classes=lambda root, num_classes: list(CAMVID_CLASSES),
+        labels=lambda num_classes, ignore_index, label_map, cityscapes_labels:
+            {**{i: i for i in range(11)}, 11: ignore_index},  # 11: void
+        palette="camvid"),
+    "folder": DatasetSpec(
+        clips=lambda root, split, split_mode, train_fraction, context, key_interval, cityscapes_labels:
+            folder_clips(root, split, split_mode, train_fraction, context),
+        classes=_folder_classes,
+        labels=_folder_labels,
+        palette="voc"),
+}
+
+
+def spec(name: str) -> DatasetSpec:
+    """The spec of a dataset name; an unknown name lists the valid ones."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def build_clips(dataset: str, root: str | Path, split: str, split_mode: str = "temporal",
+                train_fraction: float = 0.6, context: int | None = None, cityscapes_labels: str = "labelIds",
+                key_interval: int = 5) -> list[Clip]:
+    """Clips of a dataset split (context None: key_interval - 1 frames before each sparse label;
+    the folder layout then keeps whole sequences)."""
+    return spec(dataset).clips(root=root, split=split, split_mode=split_mode, train_fraction=train_fraction,
+                               context=context, key_interval=key_interval, cityscapes_labels=cityscapes_labels)
+
+
+def class_names(dataset: str, root: str | Path, num_classes: int | None = None) -> list[str]:
+    """Class names of a dataset (num_classes: the folder layout's data.num_classes)."""
+    return spec(dataset).classes(root=root, num_classes=num_classes)
+
+
+def label_lut(dataset: str, num_classes: int, ignore_index: int = 255, label_map: dict | None = None,
+              cityscapes_labels: str = "labelIds") -> np.ndarray:
+    """Raw label value -> class id table of a dataset (labels.build_lut: unlisted values are errors).
+
+    Args:
+        label_map: folder layout only: raw value -> class id (unlisted values other than
+            ignore_index are errors); None means raw values are the class ids.
+    """
+    labels = spec(dataset).labels
+    if label_map is not None and dataset != "folder":
+        raise ValueError(f"data.label_map applies to dataset folder only, not {dataset}")
+    return build_lut(labels(num_classes=num_classes, ignore_index=ignore_index, label_map=label_map,
+                            cityscapes_labels=cityscapes_labels), num_classes, ignore_index)

@@ -4,8 +4,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .synthetic import SYNTHETIC_PALETTE
-
 # SegNet's CamVid colours for its 11 classes (ids 0..10; 11 = void is ignored, drawn black).
 CAMVID_CLASSES = ("sky", "building", "pole", "road", "pavement", "tree", "sign_symbol", "fence",
                   "car", "pedestrian", "bicyclist")
@@ -53,15 +51,29 @@ def cityscapes_palette() -> np.ndarray:
     return np.array([trainId2label[i].color for i in range(19)], dtype=np.uint8)
 
 
-def synthetic_palette() -> np.ndarray:
-    """The synthetic generator's class colours (hues of its objects; background black)."""
-    return SYNTHETIC_PALETTE.copy()
+def class_hue(cls: int) -> float:
+    """Hue in degrees [0, 360) of the synthetic generator's object class cls >= 1 (golden-ratio
+    spacing: neighbouring classes far apart)."""
+    return float((cls - 1) * 0.6180339887498949 % 1.0 * 360.0)
+
+
+def hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """HSV (h in degrees, s and v in [0, 1]) to float32 RGB in [0, 255]."""
+    hsv = np.stack(np.broadcast_arrays(h, s, v), axis=-1).astype(np.float32)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB) * np.float32(255.0)
+
+
+def synthetic_palette(n: int = 16) -> np.ndarray:
+    """The synthetic generator's class colours (its objects' hues); entry 0 (background) black."""
+    palette = np.zeros((n, 3), np.uint8)
+    for c in range(1, n):
+        rgb = hsv_to_rgb(np.array([[class_hue(c)]]), np.array([[0.85]]), np.array([[1.0]]))
+        palette[c] = np.round(rgb[0, 0]).astype(np.uint8)
+    return palette
 
 
 PALETTES = {"voc": voc_palette, "davis": voc_palette, "camvid": camvid_palette,
             "cityscapes": cityscapes_palette, "synthetic": synthetic_palette}
-# data.dataset -> palette; datasets not listed (folder) use the generic VOC colour map.
-DATASET_PALETTES = {"davis": "voc", "camvid": "camvid", "cityscapes": "cityscapes", "synthetic": "synthetic"}
 
 
 def get_palette(name: str) -> np.ndarray:
@@ -69,11 +81,6 @@ def get_palette(name: str) -> np.ndarray:
     if name not in PALETTES:
         raise ValueError(f"unknown palette {name!r}; choose from {', '.join(PALETTES)}")
     return PALETTES[name]()
-
-
-def dataset_palette(dataset: str) -> str:
-    """Name of the palette that draws `dataset`'s classes."""
-    return DATASET_PALETTES.get(dataset, "voc")
 
 
 def png_palette(palette: np.ndarray) -> list[int]:

@@ -21,7 +21,8 @@ from types import MappingProxyType
 import cv2
 import numpy as np
 
-from dff.data.flo import write_flo
+from .flo import write_flo
+from .palettes import class_hue, hsv_to_rgb
 
 GENERATOR_VERSION = 1
 SHAPES = ("disc", "ellipse", "rectangle")
@@ -29,15 +30,9 @@ SHAPES = ("disc", "ellipse", "rectangle")
 # fast stretches (stop and go), so the motion since a key frame varies within a sequence.
 MOTIONS = ("steady", "bursty")
 PATTERNS = ("checker", "stripes", "dots", "rings", "grid")
-_GOLDEN = 0.6180339887498949
 # Blur applied to binary texture patterns: bilinear resampling twice must stay
 # close to exact (see the warp invariant in tests), so edges must not be too sharp.
 _TEXTURE_SIGMA = 1.6
-
-
-def class_hue(cls: int) -> float:
-    """Hue in degrees [0, 360) of object class ``cls`` >= 1 (golden-ratio spacing)."""
-    return float((cls - 1) * _GOLDEN % 1.0 * 360.0)
 
 
 def class_pattern(cls: int) -> str:
@@ -49,23 +44,6 @@ def class_names(num_classes: int) -> list[str]:
     """Class names: "background" then "class1" .. "class{num_classes-1}"."""
     return ["background"] + [f"class{c}" for c in range(1, num_classes)]
 
-
-def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """HSV (h in degrees, s and v in [0, 1]) to float32 RGB in [0, 255]."""
-    hsv = np.stack(np.broadcast_arrays(h, s, v), axis=-1).astype(np.float32)
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB) * np.float32(255.0)
-
-
-def _make_palette(n: int = 16) -> np.ndarray:
-    """Colour table matching the class hues; entry 0 (background) is black."""
-    palette = np.zeros((n, 3), np.uint8)
-    for c in range(1, n):
-        rgb = _hsv_to_rgb(np.array([[class_hue(c)]]), np.array([[0.85]]), np.array([[1.0]]))
-        palette[c] = np.round(rgb[0, 0]).astype(np.uint8)
-    return palette
-
-
-SYNTHETIC_PALETTE = _make_palette()
 
 
 @dataclass
@@ -156,7 +134,7 @@ def _background_texture(rng: np.random.Generator, size: tuple[int, int]) -> np.n
     hue = (rng.uniform(0.0, 360.0) + 25.0 * coarse) % 360.0
     # Low saturation keeps the background apart from the saturated object classes.
     saturation = np.full(canvas, rng.uniform(0.05, 0.25))
-    return _hsv_to_rgb(hue, saturation, value)
+    return hsv_to_rgb(hue, saturation, value)
 
 
 def _pattern(name: str, rng: np.random.Generator, side: int) -> np.ndarray:
@@ -189,7 +167,7 @@ def _object_texture(rng: np.random.Generator, cls: int, side: int) -> np.ndarray
     hue = (class_hue(cls) + rng.uniform(-6.0, 6.0)) % 360.0
     saturation = rng.uniform(0.75, 0.95)
     value = 0.35 + 0.65 * pattern
-    return _hsv_to_rgb(np.full_like(pattern, hue), np.full_like(pattern, saturation), value)
+    return hsv_to_rgb(np.full_like(pattern, hue), np.full_like(pattern, saturation), value)
 
 
 def _motion_time(seed: int, num_frames: int, motion: str) -> np.ndarray:

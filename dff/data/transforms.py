@@ -1,8 +1,7 @@
-"""Paired transforms: one random draw applied to every frame of a sample, its label and its flow.
+"""Paired transforms: one random draw applied to every frame of a sample and its label.
 
-Frames are a uint8 stack (T, 3, H, W) (key ... current); the label is (H, W); flow, when
-given, is float (..., 2, H, W) in pixels (u right, v down). Randomness comes only from the
-`rng` passed in, so a sample is reproducible from its seed in any process or worker.
+Frames are a uint8 stack (T, 3, H, W) (key ... current); the label is (H, W). Randomness comes
+only from the `rng` passed in, so a sample is reproducible from its seed in any process or worker.
 """
 from __future__ import annotations
 
@@ -13,8 +12,6 @@ import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 from torchvision import tv_tensors
 
-from ..ops.warp import resize_flow
-
 
 def pad_to(x: torch.Tensor, h: int, w: int, value: int) -> torch.Tensor:
     """Pad the last two dims at bottom/right up to (h, w)."""
@@ -24,51 +21,29 @@ def pad_to(x: torch.Tensor, h: int, w: int, value: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), value=value)
 
 
-def _resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """ops.resize_flow for (2, H, W) or (T, 2, H, W) flow."""
-    return resize_flow(flow.reshape(-1, *flow.shape[-3:]), size).reshape(*flow.shape[:-2], *size)
-
-
-def flip_flow(flow: torch.Tensor) -> torch.Tensor:
-    """Mirror a flow field left-right: the image flips and u changes sign."""
-    out = flow.flip(-1).clone()
-    out[..., 0, :, :] *= -1
-    return out
-
-
-def paired_scale(frames: torch.Tensor, label: torch.Tensor, scale_range, rng: random.Random,
-                 flow: torch.Tensor | None = None):
-    """Same random resize of all frames (bilinear), the label (nearest) and the flow.
-
-    Returns (frames, label, flow); flow stays None when not given.
-    """
+def paired_scale(frames: torch.Tensor, label: torch.Tensor, scale_range, rng: random.Random):
+    """Same random resize of all frames (bilinear) and the label (nearest); (frames, label)."""
     s = rng.uniform(float(scale_range[0]), float(scale_range[1]))
     h, w = label.shape[-2:]
     size = [max(1, round(h * s)), max(1, round(w * s))]
     if size == [h, w]:
-        return frames, label, flow
+        return frames, label
     frames = TF.resize(frames, size, antialias=s < 1)
     label = TF.resize(tv_tensors.Mask(label), size, interpolation=TF.InterpolationMode.NEAREST)
-    return frames, label.as_subclass(torch.Tensor), None if flow is None else _resize_flow(flow, tuple(size))
+    return frames, label.as_subclass(torch.Tensor)
 
 
 def paired_crop_flip(frames: torch.Tensor, label: torch.Tensor, crop_size, rng: random.Random,
-                     ignore_index: int = 255, flow: torch.Tensor | None = None):
-    """Same random crop (label padded with ignore_index, flow with 0) and horizontal flip on all.
-
-    Returns (frames, label, flow); flow stays None when not given.
-    """
+                     ignore_index: int = 255):
+    """Same random crop (label padded with ignore_index) and horizontal flip on all; (frames, label)."""
     ch, cw = int(crop_size[0]), int(crop_size[1])
     frames, label = pad_to(frames, ch, cw, 0), pad_to(label, ch, cw, ignore_index)
     h, w = label.shape[-2:]
     y, x = rng.randint(0, h - ch), rng.randint(0, w - cw)
     frames, label = TF.crop(frames, y, x, ch, cw), TF.crop(tv_tensors.Mask(label), y, x, ch, cw)
-    if flow is not None:
-        flow = TF.crop(pad_to(flow, ch, cw, 0), y, x, ch, cw)
     if rng.random() < 0.5:
         frames, label = TF.horizontal_flip(frames), TF.horizontal_flip(label)
-        flow = None if flow is None else flip_flow(flow)
-    return frames, label.as_subclass(torch.Tensor), flow
+    return frames, label.as_subclass(torch.Tensor)
 
 
 def clip_jitter(frames: torch.Tensor, strength: float, rng: random.Random) -> torch.Tensor:

@@ -9,7 +9,6 @@ import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -52,34 +51,24 @@ def _read_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-class Frame(NamedTuple):
-    """One decoded frame: 0-based index, presentation time in seconds, RGB uint8 (H, W, 3)."""
-
-    index: int
-    timestamp_s: float
-    rgb: np.ndarray
-
-
 class VideoReader:
     """Stream RGB uint8 frames of a video file, image folder, glob pattern or webcam index.
 
-    Iterating yields frames; `frames()` yields `Frame`s with index and timestamp (the stream's
-    presentation time for files and webcams, index / fps for image sequences). A file whose
-    decoding stops short of the duration its container declares is truncated: what decodes is
-    yielded, a warning says how many frames came out, then VideoTruncatedError is raised unless
-    allow_truncated. Frame counts come from decoding, never from the header.
+    Iterating yields RGB uint8 (H, W, 3) frames of one size, counted in frames_read, each one's
+    presentation time in last_timestamp_s (the stream's time for files and webcams, index / fps
+    for image sequences). A file whose decoding stops short of the duration its container
+    declares is truncated: what decodes is yielded, a warning says how many frames came out,
+    then VideoTruncatedError is raised unless allow_truncated. Frame counts come from decoding,
+    never from the header.
     """
 
-    def __init__(self, source: str | os.PathLike | int, on_size_change: str = "raise",
-                 allow_truncated: bool = False) -> None:
-        if on_size_change not in ("raise", "resize"):
-            raise ValueError(f"on_size_change must be 'raise' or 'resize', got {on_size_change!r}")
-        self.on_size_change, self.allow_truncated = on_size_change, allow_truncated
+    def __init__(self, source: str | os.PathLike | int, allow_truncated: bool = False) -> None:
+        self.allow_truncated = allow_truncated
         self._target: str | int = source if isinstance(source, int) else os.fspath(source)
         self.source = str(self._target)
         self._name = f"webcam {source}" if isinstance(source, int) else self.source
         self._files = self._resolve()
-        self.frames_read = 0
+        self.frames_read, self.last_timestamp_s = 0, None
         self.fps = DEFAULT_FPS  # rate of the decoded frames (what a writer should use)
         self.header_fps = DEFAULT_FPS  # the container's rate: the unit of header_frames
         self.header_frames: int | None = None  # the container's claim, a hint only
@@ -177,31 +166,15 @@ class VideoReader:
         if not self.allow_truncated:
             raise VideoTruncatedError(f"{msg} (allow_truncated=True or --allow-truncated keeps them)")
 
-    def frames(self) -> Iterator[Frame]:
-        """Yield Frames of self.size, counting them in frames_read."""
-        self.frames_read = 0
-        h, w = self.size
-        for t, frame in self._raw_frames():
-            if frame.shape[:2] != (h, w):
-                if self.on_size_change != "resize":
-                    raise VideoError(f"{self._name}: frame {self.frames_read} has size "
-                                     f"{frame.shape[:2]}, expected {self.size} (first frame)")
-                frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR)
-            self.frames_read += 1
-            yield Frame(self.frames_read - 1, t, frame)
-
     def __iter__(self) -> Iterator[np.ndarray]:
-        """Yield the RGB frames alone (see frames())."""
-        for f in self.frames():
-            yield f.rgb
+        """Yield the RGB frames, counting them in frames_read."""
+        self.frames_read = 0
+        for t, frame in self._raw_frames():
+            if frame.shape[:2] != self.size:
+                raise VideoError(f"{self._name}: frame {self.frames_read} has size "
+                                 f"{frame.shape[:2]}, expected {self.size} (first frame)")
+            self.frames_read, self.last_timestamp_s = self.frames_read + 1, t
+            yield frame
 
     def __repr__(self) -> str:
         return f"VideoReader({self.source!r}, size={self.size}, fps={self.fps})"
-
-
-def count_frames(path: str | os.PathLike, allow_truncated: bool = False) -> int:
-    """Count frames by decoding them all (container frame counts are unreliable)."""
-    reader = VideoReader(path, allow_truncated=allow_truncated)
-    for _ in reader.frames():
-        pass
-    return reader.frames_read

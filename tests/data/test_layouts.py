@@ -226,7 +226,7 @@ def test_folder_label_map_and_errors(tmp_path):
 
 def test_folder_from_config_with_label_map(tmp_path):
     from dff.config import load_config
-    from dff.engine.setup import load_split, num_classes_of
+    from dff.engine.builders import load_split, num_classes_of
 
     root = make_folder(tmp_path / "f")
     cfg = load_config(None, ["data.dataset=folder", f"data.root={root}", "data.split_mode=sequences",

@@ -13,6 +13,7 @@ from dff.data.store import FrameStore, to_float
 davis_label = lut_reader(label_lut("davis", 2))  # what dff reads DAVIS masks with
 
 
+@pytest.mark.parametrize("split, max_offset", [("train", 3), ("val", 2), ("val", 5)])
 def test_pair_dataset_offsets_and_keys(noise_davis, split, max_offset):
     store = FrameStore(davis_clips(noise_davis, split, "temporal", 0.6), 12, davis_label)
     ds = PairDataset(store, max_offset)

@@ -46,7 +46,6 @@ def test_frame_store_label_size_mismatch_names_file(tmp_path):
     FrameStore(davis_clips(root, "val", "temporal", 0.6), 12, davis_label)
 
 
-@pytest.mark.parametrize("split, max_offset", [("train", 3), ("val", 2), ("val", 5)])
 @pytest.mark.parametrize("hw, short, out", [
     ((480, 854), 240, (240, 427)),
     ((854, 480), 240, (427, 240)),
