@@ -1,4 +1,4 @@
-"""`dff` command line: train, eval, infer, bench, demo, make-synthetic, check-data."""
+"""`dff` command line: train, eval, infer, bench, demo, make-synthetic, check-data, config."""
 from __future__ import annotations
 
 import argparse
@@ -106,6 +106,11 @@ def cmd_check_data(args) -> int:
     return 1 if problems else 0
 
 
+def cmd_config(args) -> None:
+    from .config import reference
+    print(reference(markdown=args.markdown), end="\n" if not args.markdown else "")
+
+
 def _common(p: argparse.ArgumentParser, checkpoint: bool = False) -> None:
     p.usage = f"%(prog)s CONFIG [options] [key=value ...]"
     p.epilog = "key=value arguments override config keys (e.g. train.iters=100); values are parsed as YAML."
@@ -187,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.usage = "%(prog)s CONFIG [key=value ...]"
     p.add_argument("config", help="YAML config file")
     p.set_defaults(fn=cmd_check_data)
+
+    p = sub.add_parser("config", help="every config key with its default and meaning")
+    p.add_argument("--markdown", action="store_true", help="as the markdown table of docs/config.md")
+    p.set_defaults(fn=cmd_config)
     return ap
 
 

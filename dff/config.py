@@ -27,79 +27,124 @@ def yaml_load(text: str):
     """Parse YAML text with _Loader."""
     return yaml.load(text, Loader=_Loader)
 
-# Every valid key with its default. A YAML file only supplies values for these keys.
-DEFAULTS: dict = {
-    "data": {
-        "dataset": "davis",          # davis | synthetic | cityscapes | camvid | folder (layouts: README)
-        "root": "../shared/data/davis2016-mini",
-        "split_mode": "temporal",    # temporal | sequences
-        "train_fraction": 0.6,       # temporal split: first fraction of every sequence trains
-        "short_side": 240,           # frames (and labels, nearest) resized so the short side is this
-        "crop_size": [224, 224],     # training crop (h, w), the same on key and current frame
-        "scale_range": [1.0, 1.0],   # training: random resize factor before the crop
-        "jitter": 0.0,               # training: colour jitter, brightness/contrast/saturation +-this, one draw per clip
-        "ignore_index": 255,         # label value not scored (0..255); void classes map to it
-        "context_frames": None,      # frames kept before each sparse label (null: key_interval - 1; folder: whole sequences)
-        "cityscapes_labels": "labelIds",  # cityscapes: labelIds (mapped to 19 trainIds) | labelTrainIds
-        "num_classes": None,         # folder: number of classes (required there; others know theirs)
-        "label_map": None,           # folder: {raw value: class id}; unlisted values are errors (null: raw = class id)
-    },
-    "model": {
-        "num_classes": None,         # null: taken from the dataset
-        "arch": "dff",               # dff | accel (reference + update branch, fused)
-        "backbone": "resnet18",
-        "output_stride": 8,
-        "pretrained": None,          # null | imagenet
-        "feat_channels": 256,
-        "flow": "flownets_lite",
-        "flow_width": 1.0,           # flownets_lite channel multiplier
-        "flow_scale": 0.5,           # flownets_lite/raft_small/dis: frames resized by this before the flow net
-        "raft_updates": 6,           # raft_small recurrent updates
-        "dis_preset": "fast",        # dis: ultrafast | fast | medium
-        "scale_field": True,
-        "padding_mode": "border",
-        "propagation": "direct",     # direct (DFF, key -> frame) | chained (Accel, frame -> frame)
-        "key_interval": 5,           # k: key frame every k frames; training keys 0..k-1 back
-        "key_policy": "fixed",       # inference: fixed (dff/engine/policies.py)
-        "update_backbone": "resnet18",  # accel: update branch (resnet18/34/50, mobilenet_v3_large/small)
-        "update_output_stride": 16,
-        "update_channels": 128,
-        "update_kernel": 3,          # accel: update feature conv 3x3 or 1x1
-        "update_scale": 1.0,         # accel: update branch input resize factor (0.5: ~1/4 of its cost)
-        "fusion": "score",           # accel: score (2C -> C 1x1 conv) | feature (concat, 1x1, shared head)
-        "load_from": None,           # checkpoint path (or list, later ones win) to initialise weights
-    },
-    "train": {
-        "iters": 2000,
-        "batch_size": 8,             # per process (torchrun: world size x this per step)
-        "lr": 1.0e-3,
-        "weight_decay": 1.0e-4,
-        "warmup_iters": 50,
-        "val_every": 250,            # validation (and best.pt) every this many iterations and at the end; 0: never
-        "val_frames": 120,           # labelled val frames scored in periodic validation (0: all)
-        "save_every": 250,
-        "log_every": 10,
-        "seed": 0,
-        "workers": 0,
-        "objective": "propagated",   # propagated (output at the sampled key offset) | per_frame
-        "freeze": [],                # top-level modules kept fixed (weights and BN statistics)
-        "freeze_bn": False,          # every BatchNorm in eval mode (running statistics fixed, affine trained)
-        "optimizer": "adamw",        # adamw | sgd
-        "momentum": 0.9,             # sgd (nesterov when > 0)
-        "scheduler": "poly",         # poly | cosine | step | constant, after warmup_iters of linear warm-up
-        "poly_power": 0.9,
-        "lr_steps": [],              # step: iterations at which the lr is multiplied by lr_gamma
-        "lr_gamma": 0.1,
-        "lr_mult": {},               # {module name: lr factor}, e.g. {flow_net: 0.1, fusion: 10}
-        "accumulate": 1,             # micro-batches per optimizer step (effective batch = batch_size x this x processes)
-        "clip_grad": None,           # max global gradient norm; null: no clipping
-        "amp": "off",                # off | bf16 | fp16 (autocast; fp16 adds a GradScaler); the warp stays fp32
-        "channels_last": False,      # channels-last memory format for model and inputs
-        "compile": False,            # torch.compile the training forward (true, or a backend name e.g. aot_eager)
-        "sync_bn": False,            # SyncBatchNorm across processes (CUDA only, as in torch)
-        "keep_last": 3,              # ckpt_<iter>.pt files kept besides last.pt and best.pt (0: none)
-    },
-}
+# Every valid key: its default, and what it means. A YAML file only supplies values for these keys;
+# `dff config` prints this table and docs/config.md is its markdown (`dff config --markdown`).
+KEYS: tuple[tuple[str, object, str], ...] = (
+    ("data.dataset", "davis", "`davis` (DAVIS-2016 layout), `synthetic` (dff's generator layout), `cityscapes`, "
+     "`camvid` or `folder` (layouts: README, Datasets)"),
+    ("data.root", "../shared/data/davis2016-mini", "dataset folder"),
+    ("data.split_mode", "temporal", "`temporal` (the first `train_fraction` of every sequence trains, the rest "
+     "validates) or `sequences` (the dataset's split lists / folders)"),
+    ("data.train_fraction", 0.6, "temporal split: the fraction of every sequence that trains"),
+    ("data.short_side", 240, "frames (and labels, nearest) are resized so that the short side is this"),
+    ("data.crop_size", [224, 224], "training crop (h, w), the same on key and current frame"),
+    ("data.scale_range", [1.0, 1.0], "training: one random resize factor for all frames of a sample and its "
+     "label, before the crop"),
+    ("data.jitter", 0.0, "training: colour jitter, brightness, contrast and saturation factors in 1 ± this, one "
+     "draw per clip"),
+    ("data.ignore_index", 255, "label value that is not scored (0..255); void classes are mapped to it"),
+    ("data.context_frames", None, "frames kept before each sparse label (cityscapes, camvid, folder); `null`: "
+     "`model.key_interval - 1` (folder: whole sequences)"),
+    ("data.cityscapes_labels", "labelIds", "`labelIds` (ids mapped to the 19 trainIds by the cityscapesscripts "
+     "table) or `labelTrainIds`"),
+    ("data.num_classes", None, "folder: the class count (the other datasets know theirs)"),
+    ("data.label_map", None, "folder: `{raw value: class id}` (unlisted raw values other than `ignore_index` are "
+     "errors); `null`: raw values are the class ids"),
+    ("model.num_classes", None, "`null`: the dataset's"),
+    ("model.arch", "dff", "`dff`, or `accel` (DFF's propagated reference branch + an update branch on the "
+     "current frame, fused)"),
+    ("model.backbone", "resnet18", "`resnet18`, `resnet34`, `resnet50`, `resnet101`, `mobilenet_v3_large`, "
+     "`mobilenet_v3_small` (torchvision)"),
+    ("model.output_stride", 8, "ResNets 8, 16 or 32 (dilated layer3/layer4); MobileNetV3 16 or 32"),
+    ("model.pretrained", None, "`null` or `imagenet` (torchvision weights, needs the download)"),
+    ("model.feat_channels", 256, "channels of the DFF feature conv: the tensor that is warped"),
+    ("model.flow", "flownets_lite", "`flownets_lite` (learned, with DFF's scale field), `raft_small` "
+     "(torchvision, trainable), `dis` (OpenCV DIS, inference only), `zero` (copy the key's features), `oracle` "
+     "(the synthetic set's ground-truth flow, `dff eval` only). Swappable at eval/infer on a model trained with "
+     "another: `model.flow=dis`"),
+    ("model.flow_width", 1.0, "flownets_lite channel multiplier"),
+    ("model.flow_scale", 0.5, "the flow network (`flownets_lite`, `raft_small`, `dis`) sees the frames resized by "
+     "this factor (0.5 as DFF; 0.25: about a third of FlowNetS-lite's cost)"),
+    ("model.raft_updates", 6, "raft_small: recurrent updates"),
+    ("model.dis_preset", "fast", "dis: `ultrafast`, `fast` or `medium`"),
+    ("model.scale_field", True, "flownets_lite learns DFF's scale field (otherwise features are warped only)"),
+    ("model.padding_mode", "border", "warp padding outside the frame: `border` or `zeros`"),
+    ("model.propagation", "direct", "`direct` (DFF: current frame to key in one warp) or `chained` (Accel: frame "
+     "to frame, features carried along); training and test"),
+    ("model.key_interval", 5, "k: a key frame every k frames in inference; training keys lie 0..k-1 frames back"),
+    ("model.key_policy", "fixed", "inference key-frame policy: `fixed` (every k frames; research policies: "
+     "experiments/)"),
+    ("model.update_backbone", "resnet18", "accel: the update branch's backbone (any of model.backbone's)"),
+    ("model.update_output_stride", 16, "accel: its output stride"),
+    ("model.update_channels", 128, "accel: channels of its feature conv"),
+    ("model.update_kernel", 3, "accel: its feature conv 3x3 or 1x1 (1 keeps a light backbone's branch light)"),
+    ("model.update_scale", 1.0, "accel: its input resized by this factor (0.5: about a quarter of its cost)"),
+    ("model.fusion", "score", "accel: `score` (1x1 conv over warped reference scores + update scores, 2C -> C) or "
+     "`feature` (1x1 conv over concatenated features, shared head); initialised to pass the reference through"),
+    ("model.load_from", None, "checkpoint path or list (later wins) to initialise weights; missing, unexpected and "
+     "shape-mismatched keys are printed and written to `load_from.json`"),
+    ("train.iters", 2000, "iterations (optimizer steps)"),
+    ("train.batch_size", 8, "samples per process and micro-batch (torchrun: world size x this per step)"),
+    ("train.lr", 1.0e-3, "base learning rate"),
+    ("train.weight_decay", 1.0e-4, "weight decay"),
+    ("train.warmup_iters", 50, "linear warm-up iterations"),
+    ("train.val_every", 250, "validation (and `best.pt`) every this many iterations and at the end; 0: never"),
+    ("train.val_frames", 120, "labelled val frames periodic validation scores (0: all)"),
+    ("train.save_every", 250, "`last.pt` / `ckpt_<iter>.pt` interval: the most work a crash can lose"),
+    ("train.log_every", 10, "iterations between log lines"),
+    ("train.seed", 0, "seeds Python, NumPy and torch (+ rank), the data order and every sample's random draws"),
+    ("train.workers", 0, "DataLoader workers"),
+    ("train.objective", "propagated", "`propagated` (loss on the output at the sampled key offset) or `per_frame` "
+     "(each branch on the current frame alone, summed; fully frozen branches skipped)"),
+    ("train.freeze", [], "top-level modules kept fixed, weights and BatchNorm statistics: `backbone`, "
+     "`feature_conv`, `head`, `flow_net`, and for accel `update`, `fusion`"),
+    ("train.freeze_bn", False, "every BatchNorm in eval mode (statistics fixed, affine trained)"),
+    ("train.optimizer", "adamw", "`adamw` or `sgd`"),
+    ("train.momentum", 0.9, "sgd momentum (Nesterov when > 0)"),
+    ("train.scheduler", "poly", "after the warm-up: `poly`, `cosine`, `step` or `constant`, per iteration"),
+    ("train.poly_power", 0.9, "poly: the power"),
+    ("train.lr_steps", [], "step: iterations at which the lr is multiplied by `lr_gamma`"),
+    ("train.lr_gamma", 0.1, "step: the factor"),
+    ("train.lr_mult", {}, "`{module: factor}` learning-rate multipliers, e.g. `{flow_net: 0.1, fusion: 10}`; "
+     "dotted submodules allowed, the most specific wins"),
+    ("train.accumulate", 1, "micro-batches per optimizer step (effective batch = batch_size x this x processes)"),
+    ("train.clip_grad", None, "max global gradient norm; `null`: no clipping"),
+    ("train.amp", "off", "autocast `off`, `bf16` or `fp16` (with a GradScaler); the warp always runs in fp32"),
+    ("train.channels_last", False, "channels-last memory format for model and inputs"),
+    ("train.compile", False, "`torch.compile` of the training forward (`true`: inductor, or a backend name such "
+     "as `aot_eager`)"),
+    ("train.sync_bn", False, "SyncBatchNorm across processes (CUDA only: torch has no CPU kernel, so it is "
+     "refused on CPU)"),
+    ("train.keep_last", 3, "`ckpt_<iter>.pt` files kept besides `last.pt` and `best.pt` (0: none)"),
+)
+
+
+def _nest(keys) -> dict:
+    """{"a.b": v} entries as {"a": {"b": v}}."""
+    out: dict = {}
+    for key, value, _ in keys:
+        section, name = key.split(".")
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+DEFAULTS: dict = _nest(KEYS)
+
+
+def _yaml_value(value) -> str:
+    """A value as one line of YAML (null, true, [224, 224], ...)."""
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def reference(markdown: bool = False) -> str:
+    """Every config key with its default and meaning: plain text, or the markdown of docs/config.md."""
+    if not markdown:
+        return "\n".join(f"{key} = {_yaml_value(default)}\n    {text}" for key, default, text in KEYS)
+    rows = [f"| `{key}` | `{_yaml_value(default)}` | {text} |" for key, default, text in KEYS]
+    return "\n".join(["# Config keys", "",
+                      "Generated by `dff config --markdown` from `dff/config.py` (the one source); "
+                      "`dff config` prints the same in the terminal.", "",
+                      "| key | default | meaning |", "| --- | --- | --- |", *rows]) + "\n"
 
 
 _YAML11_BOOLS = ("yes", "no", "on", "off", "y", "n")  # booleans in YAML 1.1, strings here

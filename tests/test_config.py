@@ -130,3 +130,15 @@ def test_dataset_configs_train_and_evaluate_on_sparse_labels(name, tmp_path, cap
     # one val label each, scored with its key 0, 1 and 2 frames back (the context frames before it)
     assert res["frames_by_distance"] == [1, 1, 1]
     assert load_checkpoint(tmp_path / "run" / "last.pt")["num_classes"] == (19 if "cityscapes" in name else 11)
+
+
+def test_the_key_reference_is_one_source(capsys):
+    from dff.config import DEFAULTS, KEYS
+
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{key} = " in out for key, _, _ in KEYS) and "model.flow_scale = 0.5" in out
+    assert main(["config", "--markdown"]) == 0
+    docs = Path(__file__).resolve().parents[1] / "docs" / "config.md"
+    assert capsys.readouterr().out == docs.read_text(), "docs/config.md is stale: dff config --markdown > docs/config.md"
+    assert sum(len(section) for section in DEFAULTS.values()) == len(KEYS) == len({k for k, _, _ in KEYS})
