@@ -1,7 +1,7 @@
 """Fixed vs adaptive key-frame policy on the val clips, at the fixed policy's key rate.
 
 usage: python -m experiments.adaptive_sweep CONFIG CHECKPOINT [--signal flow|residual|difference|uncertainty|disagreement]
-           [--thresholds 0.25,0.5,1 | --match] [key=value ...]
+           [--thresholds 0.25,0.5,1 | --match] [--json PATH] [--add-to-eval EVAL_JSON OUT] [key=value ...]
 --match bisects the adaptive threshold until the adaptive policy takes as many key frames as
 the fixed one (the same cost), so the two mIoUs compare directly.
 """
@@ -25,6 +25,9 @@ def main() -> None:
     ap.add_argument("--match", action="store_true", help="bisect the threshold to the fixed key count")
     ap.add_argument("--steps", type=int, default=10, help="bisection steps with --match")
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--add-to-eval", nargs=2, metavar=("EVAL_JSON", "OUT"),
+                    help="write OUT: a `dff eval --json` file with the first adaptive run added as stream_adaptive "
+                         "(what scripts/results_table.py reads for its adaptive metric)")
     args, overrides = ap.parse_known_args()
     cfg = load_config(args.config, overrides)
     dev = select_device("auto")
@@ -58,6 +61,13 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
+    if args.add_to_eval:
+        src, out = args.add_to_eval
+        with open(src) as f:
+            ev = json.load(f)
+        ev["stream_adaptive"] = next(r for r in rows if r["policy"] == "adaptive")
+        with open(out, "x") as f:  # never over an existing file (the eval results included)
+            json.dump(ev, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,10 @@ dff make-synthetic --out "$RUN/data" --train 8 --val 6 --frames 40 --motion burs
 dff train "$CFG" --work-dir "$RUN/dff" $DATA
 dff eval "$CFG" --checkpoint "$CK" --key-interval 5 --json "$RUN/eval.json" $DATA
 for signal in flow residual difference; do
-  python scripts/adaptive_sweep.py "$CFG" "$CK" --signal $signal --match --steps 12 --json "$RUN/sweep_$signal.json" $DATA
+  python -m experiments.adaptive_sweep "$CFG" "$CK" --signal $signal --match --steps 12 --json "$RUN/sweep_$signal.json" $DATA
 done
-python scripts/adaptive_sweep.py "$CFG" "$CK" --signal flow --match --steps 12 --json "$RUN/sweep_oracle.json" \
+python -m experiments.adaptive_sweep "$CFG" "$CK" --signal flow --match --steps 12 --json "$RUN/sweep_oracle.json" \
   $DATA model.flow=oracle
-python scripts/key_placement_bound.py "$CFG" "$CK" --max-gap 16 --tables "$RUN/tables_g16.pt" $DATA
-python scripts/key_signal_study.py "$CFG" "$RUN/tables_g16.pt" --json "$RUN/signals.json" $DATA
-python scripts/probe_policy.py "$CFG" "$CK" --json "$RUN/probe.json" $DATA
+python -m experiments.key_placement_bound "$CFG" "$CK" --max-gap 16 --tables "$RUN/tables_g16.pt" $DATA
+python -m experiments.key_signal_study "$CFG" "$RUN/tables_g16.pt" --json "$RUN/signals.json" $DATA
+python -m experiments.probe_policy "$CFG" "$CK" --json "$RUN/probe.json" $DATA

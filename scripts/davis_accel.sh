@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Issue-3 table on DAVIS-2016 mini val (temporal split, short side 240): per-frame model, DFF
-# k=5 with each flow network, Accel score fusion k=5 (update branch ResNet-18) and the fixed vs
-# adaptive key-frame policies at the same key rate. Needs the DFF run of
-# scripts/davis_reference.sh in $RUN/davis_r18_s16. About 60 minutes on 2 CPU cores.
+# Flow networks and Accel on DAVIS-2016 mini val (temporal split, short side 240): the DFF model
+# with each flow network, chained propagation, Accel score fusion k=5 (update branch ResNet-18,
+# and MobileNetV3-small), streamed under the fixed policy. Needs the DFF run of
+# scripts/davis_reference.sh in $RUN/davis_r18_s16. About 50 minutes on 2 CPU cores.
+# (The key-frame policy studies on these models: experiments/davis_policies.sh.)
 set -euo pipefail
 RUN=${RUN:-runs}
 DFF=configs/davis/dff_r18_s16_temporal.yaml
@@ -11,7 +12,6 @@ S2=configs/davis/accel_r18_stage2_fusion.yaml
 CK=$RUN/davis_r18_s16/best.pt
 OUT=$RUN/table
 SIZE=240x427  # the eval frames' size (DAVIS 854x480 at short side 240)
-THR=0.2       # adaptive threshold giving the fixed policy's key rate on val (scripts/adaptive_sweep.py)
 mkdir -p "$OUT"
 
 dff train "$S1" --work-dir "$RUN/accel_r18_stage1" model.load_from="$CK"
@@ -21,28 +21,17 @@ MNV3="model.update_backbone=mobilenet_v3_small model.update_output_stride=32 mod
 dff train "$S1" --work-dir "$RUN/accel_mnv3s_stage1" $MNV3 model.load_from="$CK"
 dff train "$S2" --work-dir "$RUN/accel_mnv3s_stage2" $MNV3 model.load_from="$RUN/accel_mnv3s_stage1/best.pt"
 
-dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --policy fixed --policy adaptive --json "$OUT/dff_flownets_lite.json" \
-  model.key_threshold=$THR
+dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --policy fixed --json "$OUT/dff_flownets_lite.json"
 dff bench "$DFF" --size $SIZE --key-intervals 1,5 --json "$OUT/dff_flownets_lite.bench.json"
 for flow in dis zero raft_small; do
   dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --json "$OUT/dff_$flow.json" model.flow=$flow
   dff bench "$DFF" --size $SIZE --key-intervals 1,5 --json "$OUT/dff_$flow.bench.json" model.flow=$flow
 done
 dff eval "$DFF" --checkpoint "$CK" --key-interval 5 --json "$OUT/dff_chained.json" model.propagation=chained
-# the best key placement in hindsight at the fixed policy's key count: what any policy could win
-python scripts/key_placement_bound.py "$DFF" "$CK" --json "$OUT/bound_dff.json"
-# the same up to 15 frames back, its tables kept; every signal replayed on them at k = 3..6
-python scripts/key_placement_bound.py "$DFF" "$CK" --max-gap 16 --tables "$OUT/tables_dff_g16.pt"
-python scripts/key_signal_study.py "$DFF" "$OUT/tables_dff_g16.pt" --json "$OUT/signals_dff.json"
-# the probe policy (key network every k frames; the probed key refused when the held one fits the
-# motion better) against fixed, streamed at k = 3..6
-python scripts/probe_policy.py "$DFF" "$CK" --json "$OUT/probe_dff.json"
-python scripts/adaptive_sweep.py "$DFF" "$CK" --signal uncertainty --match --steps 8 --json "$OUT/sweep_dff_uncertainty.json"
-dff eval "$S2" --checkpoint "$RUN/accel_r18_stage2/best.pt" --key-interval 5 --policy fixed --policy adaptive \
-  --json "$OUT/accel.json" model.key_threshold=$THR
+dff eval "$S2" --checkpoint "$RUN/accel_r18_stage2/best.pt" --key-interval 5 --policy fixed --json "$OUT/accel.json"
 dff bench "$S2" --size $SIZE --key-intervals 1,5 --json "$OUT/accel.bench.json"
-dff eval "$S2" --checkpoint "$RUN/accel_mnv3s_stage2/best.pt" --key-interval 5 --policy fixed --policy adaptive \
-  --json "$OUT/accel_mnv3s.json" $MNV3 model.key_threshold=$THR
+dff eval "$S2" --checkpoint "$RUN/accel_mnv3s_stage2/best.pt" --key-interval 5 --policy fixed \
+  --json "$OUT/accel_mnv3s.json" $MNV3
 dff bench "$S2" --size $SIZE --key-intervals 1,5 --json "$OUT/accel_mnv3s.bench.json" $MNV3
 
 python scripts/results_table.py \
@@ -53,11 +42,8 @@ python scripts/results_table.py \
   "DFF k=5, raft_small (untrained)=$OUT/dff_raft_small.json:$OUT/dff_raft_small.bench.json:mean" \
   "DFF k=5, flownets_lite, chained=$OUT/dff_chained.json:$OUT/dff_flownets_lite.bench.json:mean" \
   "DFF fixed k=5 (stream)=$OUT/dff_flownets_lite.json:$OUT/dff_flownets_lite.bench.json:fixed" \
-  "DFF adaptive, rate 1/5 (stream)=$OUT/dff_flownets_lite.json:$OUT/dff_flownets_lite.bench.json:adaptive" \
   "Accel score fusion k=5, update R18=$OUT/accel.json:$OUT/accel.bench.json:mean" \
   "Accel fixed k=5 (stream)=$OUT/accel.json:$OUT/accel.bench.json:fixed" \
-  "Accel adaptive, rate 1/5 (stream)=$OUT/accel.json:$OUT/accel.bench.json:adaptive" \
   "Accel score fusion k=5, update MobileNetV3-small=$OUT/accel_mnv3s.json:$OUT/accel_mnv3s.bench.json:mean" \
   "Accel MobileNetV3-small fixed k=5 (stream)=$OUT/accel_mnv3s.json:$OUT/accel_mnv3s.bench.json:fixed" \
-  "Accel MobileNetV3-small adaptive (stream)=$OUT/accel_mnv3s.json:$OUT/accel_mnv3s.bench.json:adaptive" \
   | tee "$OUT/table.md"

@@ -5,6 +5,7 @@
 # at half and at quarter size (model.flow_scale=0.25); the update branch at 0.4 size with
 # FlowNetS-lite at 0.25. Needs scripts/davis_reference.sh and scripts/davis_accel.sh run first
 # (the stage-1 update branch in $RUN/accel_r18_stage1). About 2 hours on 2 idle CPU cores.
+# (The key-frame policy studies on these models: experiments/davis_policies.sh.)
 set -euo pipefail
 RUN=${RUN:-runs}
 S1=configs/davis/accel_r18_stage1_update.yaml
@@ -43,17 +44,6 @@ dff train "$S2" --work-dir "$RUN/accel_r18_half_fs025_stage2" $FAST model.load_f
 dff eval "$S2" --checkpoint "$RUN/accel_r18_half_fs025_stage2/best.pt" --key-interval 5 --policy fixed \
   --json "$OUT/accel_half_fs025.json" $FAST
 dff bench "$S2" --size $SIZE --key-intervals 1,5 --reps 15 --json "$OUT/accel_us0.5_fs0.25.bench.json" $FAST
-# How much key placement could win at that key count (best placement in hindsight), and the
-# Accel-only disagreement signal at the fixed policy's key count.
-python scripts/key_placement_bound.py "$S2" "$RUN/accel_r18_half_fs025_stage2/best.pt" \
-  --json "$OUT/bound_accel_fs025.json" $FAST
-python scripts/key_placement_bound.py "$S2" "$RUN/accel_r18_half_fs025_stage2/best.pt" --max-gap 16 \
-  --tables "$OUT/tables_accel_fs025_g16.pt" $FAST
-python scripts/key_signal_study.py "$S2" "$OUT/tables_accel_fs025_g16.pt" --json "$OUT/signals_accel_fs025.json" $FAST
-python scripts/probe_policy.py "$S2" "$RUN/accel_r18_half_fs025_stage2/best.pt" --json "$OUT/probe_accel_fs025.json" $FAST
-python scripts/adaptive_sweep.py "$S2" "$RUN/accel_r18_half_fs025_stage2/best.pt" --signal disagreement --match \
-  --steps 7 --json "$OUT/sweep_accel_disagreement.json" $FAST
-
 # The update branch on 0.4-size frames (its half-size stage-1 weights fine-tuned at that size),
 # FlowNetS-lite at 0.25: the configuration that keeps >= 99% at >= 2x.
 S04="model.update_scale=0.4 model.flow_scale=0.25"
@@ -64,5 +54,3 @@ dff train "$S2" --work-dir "$RUN/accel_r18_us04_fs025_stage2" $S04 model.load_fr
 dff eval "$S2" --checkpoint "$RUN/accel_r18_us04_fs025_stage2/best.pt" --key-interval 5 --policy fixed \
   --json "$OUT/accel_us04_fs025.json" $S04
 dff bench "$S2" --size $SIZE --key-intervals 1,5 --reps 15 --json "$OUT/accel_us0.4_fs0.25.bench.json" $S04
-python scripts/adaptive_sweep.py "$S2" "$RUN/accel_r18_us04_fs025_stage2/best.pt" --signal uncertainty --match \
-  --steps 8 --json "$OUT/sweep_accel_uncertainty.json" $S04

@@ -198,3 +198,18 @@ def test_probe_margin_cross_validation_takes_each_half_from_the_other_halfs_best
     assert chosen == [2.0, 1.0] and all(torch.equal(c, bad) for c in per_clip)  # each half gets the wrong one
     runs = {1.0: [good, good, good], 2.0: [bad, bad, bad]}
     assert pp.cross_validated(runs) == ([good, good, good], [1.0, 1.0])
+
+
+def test_adaptive_sweep_adds_its_run_to_an_eval_file_for_the_results_table(tiny_run, tmp_path):
+    """--add-to-eval writes a new `dff eval --json` file with stream_adaptive; results_table reads it."""
+    from dff.cli import main
+
+    ev, out = tmp_path / "eval.json", tmp_path / "eval_adaptive.json"
+    assert main(["eval", str(tiny_run / "config.yaml"), "--checkpoint", str(tiny_run / "best.pt"),
+                 "--key-interval", "3", "--json", str(ev)]) == 0
+    run = [sys.executable, "-m", "experiments.adaptive_sweep", str(tiny_run / "config.yaml"), str(tiny_run / "best.pt"),
+           "--key-interval", "3", "--signal", "difference", "--thresholds", "1e9", "--add-to-eval", str(ev), str(out)]
+    subprocess.run(run, capture_output=True, text=True, check=True, cwd=ROOT)
+    added = json.loads(out.read_text())
+    assert added["stream_adaptive"]["key_frames"] >= 1 and added["mean_miou"] == json.loads(ev.read_text())["mean_miou"]
+    assert subprocess.run(run, capture_output=True, text=True, cwd=ROOT).returncode != 0  # never over a file
