@@ -27,8 +27,8 @@ def cmd_train(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    from .engine.evaluate import evaluate, evaluate_stream, format_table, write_json
     from .engine.builders import attach_ground_truth_flow, load_split, load_trained, select_device
+    from .engine.evaluate import evaluate, evaluate_stream, format_table, write_json
     from .engine.policies import build_policy
     cfg = _config(args)
     dev = select_device(args.device)

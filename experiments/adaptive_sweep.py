@@ -9,8 +9,8 @@ import argparse
 import json
 
 from dff.config import load_config
-from dff.engine.evaluate import evaluate_stream
 from dff.engine.builders import attach_ground_truth_flow, load_split, load_trained, select_device
+from dff.engine.evaluate import evaluate_stream
 from dff.engine.policies import FixedPolicy
 from experiments.policies import SIGNALS, AdaptivePolicy
 

@@ -26,8 +26,8 @@ import torch
 from dff.config import load_config
 from dff.engine.builders import load_split
 from dff.engine.policies import FixedPolicy
-from experiments.policies import AdaptivePolicy
 from experiments.key_placement_bound import miou, read_tables, score, wrong
+from experiments.policies import AdaptivePolicy
 
 
 def sharpness(frame: torch.Tensor) -> float:

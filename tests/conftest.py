@@ -1,11 +1,13 @@
-"""Shared fixtures: a tiny synthetic video set and a tiny model trained on it for 2 steps."""
+"""Shared fixtures: a tiny synthetic video set and a tiny model trained on it for 2 steps; a synthetic
+frame pair with its true flow; a DAVIS layout of noise frames."""
 from pathlib import Path
 
 import pytest
 import torch
 
 from dff.config import load_config
-from dff.data.synthetic import write_synthetic
+from dff.data.synthetic import generate_sequence, write_synthetic
+from layout_fixtures import make_noise_davis
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -43,3 +45,17 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def pair():
+    """(current, key, ground-truth flow current -> key) from the synthetic generator (flow tests)."""
+    s = generate_sequence(3, 3, (96, 128), 4)
+    frames = torch.from_numpy(s["frames"]).permute(0, 3, 1, 2).float() / 255
+    return frames[2:3], frames[1:2], torch.from_numpy(s["flow"][2]).permute(2, 0, 1)[None]
+
+
+@pytest.fixture(scope="module")
+def noise_davis(tmp_path_factory):
+    """The noise DAVIS layout with no mask on alpha's frame 8."""
+    return make_noise_davis(tmp_path_factory.mktemp("davis"), missing={("alpha", 8)})

@@ -6,8 +6,8 @@ import yaml
 
 from dff.cli import main
 from dff.config import DEFAULTS, ConfigError, load_config, parse_override, save_config
-from dff.engine.checkpoint import load_checkpoint
 from dff.engine.builders import model_from_config
+from dff.engine.checkpoint import load_checkpoint
 
 
 def test_defaults_hold_the_documented_keys():

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .labels import map_raw, read_label_image
 from .clips import Clip
+from .labels import map_raw, read_label_image
 
 
 def image_size(path) -> tuple[int, int]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from ..config import load_config
 from ..data.synthetic import write_synthetic
+from .builders import load_split, load_trained
 from .evaluate import evaluate, format_table, write_json
 from .infer import infer_video
-from .builders import load_split, load_trained
 from .train import train
 
 DEMO_OUTPUTS = ("config.yaml", "best.pt", "last.pt", "eval.json", "segmentation.mp4")

@@ -18,9 +18,9 @@ from ..data.store import resized_size
 from ..data.video import VideoReader
 from ..data.video_writer import VideoWriter
 from ..ops import resize_flow
+from .builders import load_trained, select_device
 from .metrics import class_map
 from .policies import build_policy
-from .builders import load_trained, select_device
 from .stream import StreamSegmenter
 
 

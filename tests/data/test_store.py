@@ -6,7 +6,7 @@ import torch
 from dff.data.datasets import label_lut
 from dff.data.labels import lut_reader
 from dff.data.layouts import davis_clips
-from dff.data.store import FrameStore, resized_size, to_float
+from dff.data.store import FrameStore, resized_size
 from layout_fixtures import make_noise_davis
 
 davis_label = lut_reader(label_lut("davis", 2))  # what dff reads DAVIS masks with

@@ -3,11 +3,11 @@ import json
 import pytest
 import torch
 
+from dff.engine.builders import load_split, load_trained
 from dff.engine.checkpoint import load_checkpoint
 from dff.engine.evaluate import evaluate, format_table
-from dff.engine.builders import load_split, load_trained
-from dff.engine.train.optim import lr_factor
 from dff.engine.train import train
+from dff.engine.train.optim import lr_factor
 
 
 def test_train_writes_run_directory(tiny_run, tiny_cfg):

@@ -3,12 +3,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import SHARED
 from dff.data.palettes import camvid_palette
 from dff.data.video import VideoReader
 from dff.data.video_writer import VideoWriter
 from dff.engine.infer import infer_video
-
-from conftest import SHARED
 
 
 @pytest.fixture()

@@ -4,7 +4,6 @@ import torch
 from dff.engine.policies import build_policy
 from dff.engine.stream import StreamSegmenter
 from tiny_models import tiny_accel, tiny_model
-from dff.ops import flow_warp, resize_flow
 
 
 def test_key_every_k_frames_and_outputs_match_the_model():

@@ -47,8 +47,8 @@ def test_key_placement_dynamic_programme_matches_brute_force():
 
 def test_key_placement_bound_fixed_row_equals_the_streamed_fixed_policy(tiny_run, tmp_path):
     from dff.config import load_config
-    from dff.engine.evaluate import evaluate_stream
     from dff.engine.builders import load_split, load_trained
+    from dff.engine.evaluate import evaluate_stream
     from dff.engine.policies import build_policy
 
     out = tmp_path / "bound.json"
@@ -75,12 +75,12 @@ def test_key_placement_bound_fixed_row_equals_the_streamed_fixed_policy(tiny_run
 def test_key_signal_replay_equals_the_streamed_adaptive_policy(tiny_run, tmp_path):
     """Replaying a policy on the saved pair tables gives the streamed run's keys and mIoU."""
     from dff.config import load_config
-    from dff.engine.evaluate import evaluate_stream
-    from dff.engine.builders import load_split, load_trained
     from dff.data.store import to_float
+    from dff.engine.builders import load_split, load_trained
+    from dff.engine.evaluate import evaluate_stream
     from dff.engine.policies import FixedPolicy, build_policy
-    from experiments.policies import AdaptivePolicy
     from dff.engine.stream import StreamSegmenter
+    from experiments.policies import AdaptivePolicy
 
     tables = tmp_path / "tables.pt"
     subprocess.run([sys.executable, "-m", "experiments.key_placement_bound", str(tiny_run / "config.yaml"),

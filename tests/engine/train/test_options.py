@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from dff.config import ConfigError, merge
+from dff.engine.builders import model_from_config
 from dff.engine.checkpoint import load_checkpoint
+from dff.engine.train.loop import fix_unused, train
 from dff.engine.train.objective import TrainForward, pixel_ce
 from dff.engine.train.optim import build_optimizer, build_scheduler, lr_factor
-from dff.engine.builders import model_from_config
-from dff.engine.train.loop import fix_unused, train
 from dff.ops import flow_warp
 
 pytestmark = pytest.mark.usefixtures("one_thread")

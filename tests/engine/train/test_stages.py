@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from dff.config import ConfigError, merge
-from dff.engine.checkpoint import load_checkpoint
 from dff.engine.builders import model_from_config
-from dff.engine.train.loop import init_from
+from dff.engine.checkpoint import load_checkpoint
 from dff.engine.train import train
+from dff.engine.train.loop import init_from
 
 ACCEL = {"arch": "accel", "update_channels": 8, "output_stride": 16}
 
