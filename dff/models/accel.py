@@ -47,6 +47,7 @@ class UpdateBranch(nn.Module):
 
     def features(self, frame: torch.Tensor) -> torch.Tensor:
         """Features of a frame on the branch's own grid."""
+        # normalised, then resized: the order the trained models saw (the other rounds differently)
         return self.feature_conv(self.backbone(resize_frames(self.normalize(frame), self.input_scale)))
 
     def forward(self, frame: torch.Tensor) -> torch.Tensor:
