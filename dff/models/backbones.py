@@ -1,9 +1,12 @@
-"""Key-frame backbones from torchvision, with output stride 8 or 16 by dilation."""
+"""Key-frame backbones: torchvision's ResNets and MobileNetV3, and EfficientNet-Lite0
+(efficientnet_lite.py), with output stride 8 or 16 by dilation."""
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 import torchvision
+
+from .efficientnet_lite import EfficientNetLite0
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision backbones expect this normalisation
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -17,7 +20,7 @@ MOBILENETS = {
     "mobilenet_v3_large": (torchvision.models.mobilenet_v3_large, "MobileNet_V3_Large_Weights", 960),
     "mobilenet_v3_small": (torchvision.models.mobilenet_v3_small, "MobileNet_V3_Small_Weights", 576),
 }
-BACKBONES = tuple(RESNETS) + tuple(MOBILENETS)
+BACKBONES = (*RESNETS, *MOBILENETS, "efficientnet_lite0")
 
 
 class Normalize(nn.Module):
@@ -119,7 +122,10 @@ class MobileNetBackbone(nn.Module):
 
 
 def build_backbone(name: str, output_stride: int = 8, pretrained: bool = False) -> nn.Module:
-    """Build a backbone by name (ResNets at stride 8/16/32, MobileNetV3 at 16/32)."""
+    """Build a backbone by name (ResNets at stride 8/16/32, MobileNetV3 at 16/32, EfficientNet-Lite0
+    at 8/16/32; its ImageNet weights come from a package, not a download)."""
     if name in MOBILENETS:
         return MobileNetBackbone(name, output_stride, pretrained)
+    if name == "efficientnet_lite0":
+        return EfficientNetLite0(output_stride, pretrained)
     return ResNetBackbone(name, output_stride, pretrained)

@@ -36,7 +36,7 @@ def test_eval_counts_only_keys_inside_the_split(tiny_run, tiny_cfg):
 
 
 def test_eval_matches_a_direct_computation(tiny_run, tiny_cfg):
-    """Distance-2 mIoU equals scoring forward_propagate(t, key t-2) frame by frame."""
+    """Distance-2 mIoU equals scoring each frame t propagated from its key t-2, one by one."""
     from dff.data.store import to_float
     from dff.engine.metrics import ConfusionMatrix
 
