@@ -5,12 +5,13 @@ from pathlib import Path
 
 import torch
 
-from ..data.datasets import build_clips, class_names, label_lut
+from ..data.datasets import build_clips, class_names, label_lut, spec
 from ..data.flo import read_flo
 from ..data.labels import lut_reader
 from ..data.store import FrameStore
 from ..models import build_model
 from ..models.flow import OracleFlow
+from ..models.pretrained import key_network_classes
 from ..ops import resize_flow
 from .checkpoint import load_checkpoint, load_weights
 
@@ -23,9 +24,12 @@ def select_device(name: str = "auto") -> torch.device:
 
 
 def num_classes_of(cfg: dict) -> int:
-    """model.num_classes, or the dataset's class count when null."""
-    n, d = cfg["model"]["num_classes"], cfg["data"]
-    return int(n) if n is not None else len(class_names(d["dataset"], d["root"], d["num_classes"]))
+    """model.num_classes, or a pretrained key network's class count, or the dataset's."""
+    m, d = cfg["model"], cfg["data"]
+    if m["num_classes"] is not None:
+        return int(m["num_classes"])
+    own = key_network_classes(m["key_network"], m["pretrained"] == "default") if m["key_network"] else None
+    return len(own) if own is not None else len(class_names(d["dataset"], d["root"], d["num_classes"]))
 
 
 def clips_of(cfg: dict, split: str) -> list:
@@ -74,13 +78,29 @@ def attach_ground_truth_flow(model, store: FrameStore) -> None:
         model.flow_net.add_clip(store.frames[c], flows)
 
 
-def load_trained(cfg: dict, checkpoint: str | Path, device: torch.device):
-    """Model built from cfg with a checkpoint's weights (num_classes from the checkpoint).
+def has_own_weights(cfg: dict) -> bool:
+    """Whether the config names a complete pretrained model: a key network with its weights (a
+    torchvision one with model.pretrained=default, or hf:) and a flow that needs no training."""
+    m = cfg["model"]
+    own = bool(m["key_network"]) and (m["key_network"].startswith("hf:") or m["pretrained"] == "default")
+    return own and m["flow"] in ("dis", "zero") and m["arch"] == "dff"
+
+
+def load_trained(cfg: dict, checkpoint: str | Path | None, device: torch.device):
+    """(model, checkpoint dict): the model built from cfg with a checkpoint's weights (num_classes
+    from the checkpoint), or, with checkpoint None, a pretrained key network's own (has_own_weights).
 
     When cfg names another flow network than the checkpoint was trained with (model.flow=dis
     on a flownets_lite model, say), the flow net's tensors are not loaded and the swap is
     reported; every other tensor must fit exactly.
     """
+    if checkpoint is None:
+        if not has_own_weights(cfg):
+            raise ValueError("no checkpoint given, and the config names no complete pretrained model "
+                             "(model.key_network torchvision:<name> with model.pretrained=default, or hf:<id>, with "
+                             "model.flow=dis; see configs/pretrained/)")
+        model = model_from_config(cfg, num_classes_of(cfg))
+        return model.to(device).eval(), {"num_classes": num_classes_of(cfg), "config": cfg}
     ckpt = load_checkpoint(checkpoint)
     num_classes = int(ckpt.get("num_classes") or num_classes_of(cfg))
     model = model_from_config(cfg, num_classes)
@@ -92,4 +112,17 @@ def load_trained(cfg: dict, checkpoint: str | Path, device: torch.device):
         print(f"flow network swapped: checkpoint trained with {trained_flow!r}, running "
               f"{cfg['model']['flow']!r} ({dropped} checkpoint flow tensors not loaded, the new flow "
               f"net's {sum(k.startswith('flow_net.') for k in model.state_dict())} at their initial values)")
+    # checkpoints since class names were saved carry them; older ones: the dataset's palette
+    model.class_names = ckpt.get("class_names", model.class_names)
+    model.palette = ckpt.get("palette", model.palette or spec(cfg["data"]["dataset"]).palette)
     return model.to(device).eval(), ckpt
+
+
+def classes_of(cfg: dict, model) -> tuple[list[str], str]:
+    """(class names, palette name) of a model: a pretrained key network's, else the dataset's
+    (generic names when the model has another class count than the dataset)."""
+    if model.class_names is not None:
+        return list(model.class_names), model.palette
+    d, n = cfg["data"], int(cfg["model"]["num_classes"] or num_classes_of(cfg))
+    names = class_names(d["dataset"], d["root"], d["num_classes"])
+    return (names if len(names) == n else [f"class{i}" for i in range(n)]), spec(d["dataset"]).palette

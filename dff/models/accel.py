@@ -55,15 +55,19 @@ class UpdateBranch(nn.Module):
         return self.head(self.features(frame))
 
 
-def _identity_on_first(conv: nn.Conv2d, n: int) -> None:
-    """1x1 conv that passes its first n input channels through and ignores the rest.
-
-    Fusion thus starts as DFF (the reference branch) and learns how much to trust the update.
-    """
+def fusion_conv(mode: str, num_classes: int, feat_channels: int, update_channels: int) -> nn.Conv2d:
+    """Accel's fusion: a 1x1 conv over [reference, update] scores ("score": 2C -> C) or features
+    ("feature": feat + update channels -> feat), passing its reference part through at first:
+    fusion starts as DFF and learns how much to trust the update."""
+    if mode not in FUSIONS:
+        raise ValueError(f"unknown fusion {mode!r}; valid: {', '.join(FUSIONS)}")
+    n = num_classes if mode == "score" else feat_channels
+    conv = nn.Conv2d(2 * num_classes if mode == "score" else feat_channels + update_channels, n, 1)
     nn.init.zeros_(conv.weight)
     nn.init.zeros_(conv.bias)
     with torch.no_grad():
-        conv.weight[:, :n, 0, 0] = torch.eye(conv.out_channels, n)
+        conv.weight[:, :n, 0, 0] = torch.eye(n)
+    return conv
 
 
 class AccelSegmenter(DFFSegmenter):
@@ -75,28 +79,24 @@ class AccelSegmenter(DFFSegmenter):
     streaming) gives the fused output.
 
     Args:
-        backbone, flow_net, num_classes, feat_channels, padding_mode, propagation: as DFFSegmenter.
+        backbone, feature_conv, flow_net, head, padding_mode, propagation: as DFFSegmenter.
         update: the update branch.
-        fusion: "score" or "feature".
+        fusion: the 1x1 conv (fusion_conv makes one that starts as the reference branch alone).
+        fusion_mode: "score" or "feature".
     """
 
     has_update_branch = True
     branches = {**DFFSegmenter.branches, "update": ("update",)}
 
-    def __init__(self, backbone: nn.Module, flow_net: nn.Module, update: UpdateBranch, num_classes: int,
-                 feat_channels: int = 256, padding_mode: str = "border", propagation: str = "direct",
-                 fusion: str = "score"):
-        super().__init__(backbone, flow_net, num_classes, feat_channels, padding_mode, propagation)
-        if fusion not in FUSIONS:
-            raise ValueError(f"unknown fusion {fusion!r}; valid: {', '.join(FUSIONS)}")
-        self.fusion_mode = fusion
+    def __init__(self, backbone: nn.Module, feature_conv: nn.Module, flow_net: nn.Module, head: nn.Module,
+                 update: UpdateBranch, fusion: nn.Conv2d, fusion_mode: str = "score", padding_mode: str = "border",
+                 propagation: str = "direct"):
+        super().__init__(backbone, feature_conv, flow_net, head, padding_mode, propagation)
+        if fusion_mode not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion_mode!r}; valid: {', '.join(FUSIONS)}")
+        self.fusion_mode = fusion_mode
         self.update = update
-        if fusion == "score":
-            self.fusion = nn.Conv2d(2 * num_classes, num_classes, 1)
-            _identity_on_first(self.fusion, num_classes)
-        else:
-            self.fusion = nn.Conv2d(feat_channels + update.feat_channels, feat_channels, 1)
-            _identity_on_first(self.fusion, feat_channels)
+        self.fusion = fusion
 
     def update_output(self, frame: torch.Tensor, size) -> torch.Tensor:
         """What fusion takes from the update branch (scores or features), on the grid `size`."""

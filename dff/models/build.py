@@ -1,10 +1,14 @@
 """Builders: the few names a YAML config selects, mapped to typed constructors."""
 from __future__ import annotations
 
-from .accel import FUSIONS, AccelSegmenter, UpdateBranch
+import torch.nn as nn
+
+from .accel import FUSIONS, AccelSegmenter, UpdateBranch, fusion_conv
 from .backbones import BACKBONES, build_backbone
 from .dff import DFFSegmenter
 from .flow import FLOW_NETS, build_flow_net
+from .heads import SegHead, conv_bn_relu
+from .pretrained import key_network as key_network_of
 
 ARCHS = ("dff", "accel")
 
@@ -17,7 +21,7 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
                 propagation: str = "direct", arch: str = "dff", update_backbone: str = "resnet18",
                 update_output_stride: int = 16, update_channels: int = 128, update_kernel: int = 3,
                 update_scale: float = 1.0,
-                fusion: str = "score") -> DFFSegmenter:
+                fusion: str = "score", key_network=None) -> DFFSegmenter:
     """Assemble a DFFSegmenter, or an AccelSegmenter when arch is "accel".
 
     Args:
@@ -31,7 +35,8 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
         dis_preset: DIS preset (ultrafast, fast, medium).
         feat_channels: channels of the DFF feature conv (the warped tensor).
         scale_field: learn DFF's scale field (otherwise features are warped only).
-        pretrained: None, or "imagenet" for torchvision's ImageNet backbone weights.
+        pretrained: None; "imagenet": ImageNet backbone weights (torchvision's, or efficientnet_lite0's
+            from its package); "default": a torchvision key network's own weights.
         padding_mode: warp padding, "zeros" or "border".
         propagation: "direct" (DFF: key -> frame) or "chained" (Accel: frame -> frame).
         arch: "dff" or "accel" (adds an update branch and fusion).
@@ -41,20 +46,33 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
         update_kernel: accel: kernel size of its feature conv (3 or 1).
         update_scale: accel: the update branch sees the frame resized by this factor.
         fusion: accel: "score" or "feature".
+        key_network: a pretrained segmenter as the key network instead of backbone, feature conv
+            and head ("torchvision:<name>", "hf:<hub id or folder>" or a pretrained.KeyNetwork);
+            num_classes must then be its own.
     """
-    if pretrained not in (None, "imagenet"):
-        raise ValueError(f"model.pretrained must be null or 'imagenet', got {pretrained!r}")
+    if pretrained not in (None, "imagenet", "default"):
+        raise ValueError(f"model.pretrained must be null, 'imagenet' or 'default', got {pretrained!r}")
     if arch not in ARCHS:
         raise ValueError(f"unknown model.arch {arch!r}; valid: {', '.join(ARCHS)}")
-    net = build_backbone(backbone, output_stride, pretrained == "imagenet")
-    flow_net = build_flow_net(flow, feat_channels if scale_field else 0, flow_width, raft_updates,
-                              dis_preset, flow_scale)
-    if arch == "dff":
-        return DFFSegmenter(net, flow_net, num_classes, feat_channels, padding_mode, propagation)
+    kn = key_network_of(key_network, num_classes, pretrained == "default") if key_network else None
+    net = kn.key_path if kn else build_backbone(backbone, output_stride, pretrained == "imagenet")
+    channels = kn.channels if kn else feat_channels  # of the warped features
+    flow_net = build_flow_net(flow, channels if scale_field else 0, flow_width, raft_updates, dis_preset, flow_scale)
+    # built in this order (backbone, flow, update, feature conv, head, fusion): seeded runs draw
+    # every initial weight as they always have
     update = UpdateBranch(update_backbone, num_classes, update_output_stride, update_channels,
-                          pretrained == "imagenet", update_kernel, update_scale)
-    return AccelSegmenter(net, flow_net, update, num_classes, feat_channels, padding_mode, propagation,
-                          fusion)
+                          pretrained == "imagenet", update_kernel, update_scale) if arch == "accel" else None
+    feature_conv = nn.Identity() if kn else conv_bn_relu(net.out_channels, feat_channels)
+    head = kn.head if kn else SegHead(feat_channels, num_classes)
+    if update is None:
+        model = DFFSegmenter(net, feature_conv, flow_net, head, padding_mode, propagation)
+    else:
+        model = AccelSegmenter(net, feature_conv, flow_net, head, update,
+                               fusion_conv(fusion, num_classes, channels, update_channels), fusion, padding_mode,
+                               propagation)
+    if kn:
+        model.class_names, model.palette = kn.class_names, kn.palette
+    return model
 
 
 __all__ = ["ARCHS", "BACKBONES", "FLOW_NETS", "FUSIONS", "build_flow_net", "build_model"]

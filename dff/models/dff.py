@@ -6,7 +6,6 @@ import torch.nn as nn
 
 from ..ops import flow_warp
 from .backbones import Normalize
-from .heads import SegHead, conv_bn_relu
 from .segmenter import Segmenter, State, upsample
 
 
@@ -16,24 +15,27 @@ class DFFSegmenter(Segmenter):
     key frame:   features = feature_conv(backbone(key));  logits = head(features)
     other frame: flow, scale = flow_net(current, key);  logits = head(warp(features, flow) * scale)
 
+    Built from injected parts (build.py assembles dff's own; pretrained.py splits a torchvision or
+    Hugging Face segmenter into them, so that its key frames give exactly its own output).
+
     Args:
-        backbone: module mapping ImageNet-normalised frames to features, with `out_channels`.
+        backbone: module mapping ImageNet-normalised frames to features.
+        feature_conv: features to the tensor that is warped (nn.Identity when the backbone ends there).
         flow_net: a FlowNet (models/flow/base.py states its contract).
-        num_classes: number of segmentation classes.
-        feat_channels: channels of the DFF feature conv (the tensor that is warped).
+        head: warped features to class scores on the feature grid.
         padding_mode: grid_sample padding of the warp, "zeros" or "border".
         propagation: "direct" (key -> every frame) or "chained" (frame -> frame).
     """
 
     branches = {"reference": ("backbone", "feature_conv", "head")}
 
-    def __init__(self, backbone: nn.Module, flow_net: nn.Module, num_classes: int,
-                 feat_channels: int = 256, padding_mode: str = "border", propagation: str = "direct"):
+    def __init__(self, backbone: nn.Module, feature_conv: nn.Module, flow_net: nn.Module, head: nn.Module,
+                 padding_mode: str = "border", propagation: str = "direct"):
         super().__init__(propagation)
         self.backbone = backbone
-        self.feature_conv = conv_bn_relu(backbone.out_channels, feat_channels)
+        self.feature_conv = feature_conv
         self.flow_net = flow_net
-        self.head = SegHead(feat_channels, num_classes)
+        self.head = head
         self.padding_mode = padding_mode
         self.normalize = Normalize()
 

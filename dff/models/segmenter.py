@@ -58,10 +58,14 @@ class Segmenter(nn.Module):
         has_update_branch: a per-frame update branch is fused into propagated frames (Accel);
             evaluation then also scores it alone.
         branches: per-frame branches (train.objective per_frame) -> their top-level modules.
+        class_names, palette: a pretrained key network's classes and the palettes.PALETTES name
+            that draws them (None: the dataset's).
     """
 
     has_update_branch = False
     branches: dict[str, tuple[str, ...]] = {}
+    class_names: list[str] | None = None
+    palette: str | None = None
 
     def __init__(self, propagation: str = "direct"):
         super().__init__()

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ...config import ConfigError, save_config
 from ...data.pairs import PairDataset
-from ..builders import load_split, model_from_config, num_classes_of
+from ..builders import classes_of, load_split, model_from_config, num_classes_of
 from ..checkpoint import describe, load_checkpoint, load_weights, save_checkpoint
 from ..evaluate import evaluate
 from .distributed import (ShardSampler, barrier, convert_sync_bn, epoch_batches, gather_objects,
@@ -98,6 +98,7 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
     # Model, optimizer and scheduler come before the data: their builders check the config's
     # names, which should fail in seconds, not after the minutes spent decoding frames.
     model = model_from_config(cfg, num_classes)
+    names, palette = classes_of(cfg, model)  # saved with every checkpoint, for dff.load and infer
     loaded = init_from(model, cfg["model"]["load_from"]) if cfg["model"]["load_from"] and ctx.main else None
     frozen = freeze(model, tc["freeze"])
     model = convert_sync_bn(model, ctx, tc["sync_bn"]).to(dev)
@@ -143,7 +144,7 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
         return {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "scaler": scaler.state_dict(), "iteration": done, "epoch": done * tc["accumulate"] // per_epoch,
                 "rng": rng, "world_size": ctx.world_size, "num_classes": num_classes, "best_metric": best,
-                "config": cfg}
+                "config": cfg, "class_names": names, "palette": palette}
 
     log = RunLog(work_dir, ctx.main)
     if start:
