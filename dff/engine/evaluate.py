@@ -5,12 +5,11 @@ import json
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..data.store import FrameStore, to_float
 from .metrics import ConfusionMatrix, class_map
-from .stream import StreamSegmenter
+from .video_segmenter import VideoSegmenter
 
 
 def _subsample(items: list, n: int) -> list:
@@ -90,21 +89,22 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
 @torch.no_grad()
 def evaluate_stream(model, store: FrameStore, policy, num_classes: int, ignore_index: int = 255,
                     device="cpu", progress: bool = False) -> dict:
-    """Run a key-frame policy over every clip of the split as a video; mIoU and key-frame rate."""
+    """Run a key-frame policy over every clip of the split as a video, through the VideoSegmenter
+    that `dff infer` runs; mIoU and key-frame rate, and each clip's confusion matrix."""
     model.eval()
     cm = ConfusionMatrix(num_classes, ignore_index)
-    runner, per_clip = StreamSegmenter(model, policy), []
+    first = store.frames[0][store.clips[0].start]
+    seg = VideoSegmenter(model, short_side=min(first.shape[-2:]), device=device, policy=policy)  # frames: stored size
+    per_clip = []
     for c, clip in enumerate(tqdm(store.clips, desc="stream", disable=not progress, leave=False)):
-        runner.reset()
+        frames = (store.frames[c][i].permute(1, 2, 0).numpy() for i in range(clip.start, clip.end))
         clip_cm = ConfusionMatrix(num_classes, ignore_index)
-        for i in range(clip.start, clip.end):
-            logits, _ = runner.step(to_float(store.frames[c][i])[None].to(device))
+        for i, result in zip(range(clip.start, clip.end), seg.stream(frames)):
             if i in store.labels[c]:
-                label = store.labels[c][i]
-                pred = F.interpolate(logits, size=tuple(label.shape), mode="bilinear", align_corners=False)
-                clip_cm.update(class_map(pred, 1)[0], label)
+                clip_cm.update(torch.from_numpy(result.labels), store.labels[c][i])
         cm.mat += clip_cm.mat
         per_clip.append(clip_cm.mat.tolist())
+    runner = seg.runner
     return {"miou": cm.miou(), "key_rate": runner.keys / max(1, runner.frames),
             "frames": runner.frames, "key_frames": runner.keys, "key_runs": runner.key_runs,
             "clip_confusions": per_clip}

@@ -1,0 +1,145 @@
+"""`dff.load`: one entry point for programs, and the VideoSegmenter that `dff infer` and `dff eval` run.
+
+    seg = dff.load("runs/davis/best.pt", key_interval=5)        # a dff checkpoint
+    seg = dff.load("torchvision:deeplabv3_mobilenet_v3_large")  # a pretrained segmenter, DIS flow
+    for result in seg.stream("video.mp4"):                      # a file, folder, glob, webcam index
+        result.index, result.labels, result.is_key              # or an iterable of RGB uint8 arrays
+"""
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..config import DEFAULTS, ConfigError, drop_retired, merge
+from ..data.store import resized_size
+from ..data.video import VideoReader
+from ..models import Segmenter
+from ..models.pretrained import key_network_from_module
+from .builders import load_trained, model_from_config, select_device
+from .checkpoint import load_checkpoint
+from .metrics import class_map
+from .policies import build_policy
+from .stream import StreamSegmenter
+
+# a pretrained segmenter's input size (short side) when none is given: what its weights were trained at
+PRETRAINED_SHORT_SIDE = {"torchvision": 520, "hf": 512}
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """One frame's result: its index in the stream, class ids (H, W) at the input's size, and
+    whether the key network ran on it."""
+
+    index: int
+    labels: np.ndarray
+    is_key: bool
+
+
+class VideoSegmenter:
+    """A model behind a key-frame policy: RGB frames of any size in, segmentations out; one key
+    state held, so memory stays constant in video length.
+
+    Args:
+        model: a dff model (models/segmenter.py).
+        key_interval: a key frame every this many frames (the fixed policy).
+        short_side: frames are resized so that their short side is this before the model.
+        device: where the model runs.
+        class_names, palette: its classes and the palettes.PALETTES name that draws them.
+        policy: a key-frame policy object instead (policies.py; research ones in experiments/).
+    """
+
+    def __init__(self, model: Segmenter, key_interval: int = 5, short_side: int = 240, device="cpu",
+                 class_names: list[str] | None = None, palette: str = "voc", policy=None):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.key_interval, self.short_side = key_interval, short_side
+        self.class_names, self.palette = class_names, palette
+        self.runner = StreamSegmenter(self.model, policy or build_policy("fixed", key_interval))
+
+    def reset(self) -> None:
+        """Forget the key: the next frame is a key frame (a new video)."""
+        self.runner.reset()
+
+    def step(self, frame: np.ndarray) -> tuple[torch.Tensor, bool]:
+        """Logits (1, C, H, W) of an RGB uint8 (H, W, 3) frame at its own size, and whether it was a key."""
+        h, w = frame.shape[:2]
+        net_h, net_w = resized_size(h, w, self.short_side)
+        small = frame if (net_h, net_w) == (h, w) else cv2.resize(frame, (net_w, net_h), interpolation=cv2.INTER_AREA)
+        # channels-first in memory, as stored frames are: eval and infer then compute alike
+        x = torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1).contiguous()[None].to(self.device)
+        x = x.float().div_(255.0)
+        logits, key = self.runner.step(x)
+        return F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False), key
+
+    def labels(self, logits: torch.Tensor) -> np.ndarray:
+        """Class ids (H, W) uint8 of step()'s logits."""
+        return class_map(logits, 1)[0].to(torch.uint8).cpu().numpy()
+
+    def stream(self, source, allow_truncated: bool = False) -> Iterator[Segmentation]:
+        """Segment every frame of source: a video file, frame folder, glob or webcam index (as
+        `dff infer` reads them), or an iterable of RGB uint8 (H, W, 3) arrays. Starts on a key."""
+        frames: Iterable[np.ndarray] = (VideoReader(source, allow_truncated=allow_truncated)
+                                        if isinstance(source, (str, os.PathLike, int)) else source)
+        self.reset()
+        for i, frame in enumerate(frames):
+            logits, key = self.step(frame)
+            yield Segmentation(i, self.labels(logits), key)
+
+
+def _apply(cfg: dict, overrides: dict) -> tuple[dict, str]:
+    """Overrides by bare key name (key_interval=5, flow="dis", short_side=...) into cfg; the device."""
+    cfg, device = copy.deepcopy(cfg), overrides.pop("device", "auto")
+    for key, value in overrides.items():
+        section = next((s for s in ("model", "data") if key in DEFAULTS[s]), None)
+        if section is None:
+            raise ConfigError(f"dff.load: unknown override {key!r}; valid: device, "
+                              f"{', '.join(sorted([*DEFAULTS['model'], *DEFAULTS['data']]))}")
+        cfg[section][key] = value
+    return cfg, device
+
+
+def load(source, **overrides) -> VideoSegmenter:
+    """A VideoSegmenter from a dff checkpoint (its saved config), a "torchvision:<name>" or
+    "hf:<hub id or folder>" pretrained segmenter (its own weights, DIS flow: no training), or an
+    instance of one of those models (torchvision's DeepLabV3, FCN, LRASPP; transformers'
+    SegformerForSemanticSegmentation) or of a dff model.
+
+    overrides: config keys by bare name (key_interval=5, flow="dis", pretrained=None,
+    short_side=520, ...) and device ("auto", "cpu", "cuda").
+    """
+    overrides = dict(overrides)
+    if isinstance(source, nn.Module):
+        cfg, device = _apply(_pretrained_defaults(_kind_of(source)), overrides)
+        if isinstance(source, Segmenter):
+            model = source
+        else:  # a torchvision or Hugging Face segmenter, split around its own modules
+            kn = key_network_from_module(source)
+            model = model_from_config({**cfg, "model": {**cfg["model"], "key_network": kn}}, len(kn.class_names))
+    elif str(source).split(":", 1)[0] in PRETRAINED_SHORT_SIDE:
+        cfg, device = _apply(merge(_pretrained_defaults(str(source).split(":", 1)[0]),
+                                   {"model": {"key_network": str(source)}}), overrides)
+        model, _ = load_trained(cfg, None, select_device(device))
+    else:
+        saved = drop_retired(load_checkpoint(source).get("config", {}), f"{source}: ")
+        cfg, device = _apply(merge(DEFAULTS, saved), overrides)
+        model, _ = load_trained(cfg, source, select_device(device))
+    return VideoSegmenter(model, cfg["model"]["key_interval"], cfg["data"]["short_side"], select_device(device),
+                          model.class_names, model.palette or "voc")
+
+
+def _kind_of(module: nn.Module) -> str:
+    return "hf" if type(module).__name__.startswith("Segformer") else "torchvision"
+
+
+def _pretrained_defaults(kind: str) -> dict:
+    """The config of a pretrained segmenter run without training: its weights, DIS flow, its input size."""
+    return merge(DEFAULTS, {"model": {"pretrained": "default", "flow": "dis"},
+                            "data": {"short_side": PRETRAINED_SHORT_SIDE[kind]}})
