@@ -59,3 +59,53 @@ def pair():
 def noise_davis(tmp_path_factory):
     """The noise DAVIS layout with no mask on alpha's frame 8."""
     return make_noise_davis(tmp_path_factory.mktemp("davis"), missing={("alpha", 8)})
+
+
+@pytest.fixture(scope="session")
+def segformer_folder(tmp_path_factory):
+    """A small random-weight SegFormer with Cityscapes' labels, saved as from_pretrained reads it."""
+    transformers = pytest.importorskip("transformers")
+    from dff.models.pretrained import CITYSCAPES_NAMES
+
+    config = transformers.SegformerConfig(num_channels=3, num_encoder_blocks=4, depths=[1, 1, 1, 1],
+                                          hidden_sizes=[8, 16, 24, 32], num_attention_heads=[1, 1, 2, 2],
+                                          decoder_hidden_size=32, num_labels=19,
+                                          id2label=dict(enumerate(CITYSCAPES_NAMES)),
+                                          label2id={n: i for i, n in enumerate(CITYSCAPES_NAMES)})
+    torch.manual_seed(0)
+    net = transformers.SegformerForSemanticSegmentation(config).eval()
+    for m in net.modules():  # non-trivial BatchNorm statistics: a wrong split would show
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    folder = tmp_path_factory.mktemp("segformer")
+    net.save_pretrained(folder)
+    return folder, net
+
+
+@pytest.fixture()
+def torchvision_cache(tmp_path, monkeypatch):
+    """A torch cache holding lraspp_mobilenet_v3_large's DEFAULT weights file, with random weights:
+    torchvision's real loading code runs, offline."""
+    import torchvision
+
+    weights = torchvision.models.segmentation.LRASPP_MobileNet_V3_Large_Weights.DEFAULT
+    torch.manual_seed(0)
+    net = torchvision.models.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21)
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.save(net.state_dict(), folder / Path(weights.url).name)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    return net.eval()
+
+
+@pytest.fixture()
+def no_network(monkeypatch):
+    """torchvision's weight downloads fail, as without a network (whether or not this machine has one)."""
+    import torchvision
+
+    def unreachable(url, *args, **kwargs):
+        raise OSError(f"<urlopen error [Errno -3] Temporary failure in name resolution> ({url})")
+
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", unreachable)
+

@@ -90,9 +90,11 @@ SHIPPED = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_shipped_configs_load_and_build(path):
+def test_shipped_configs_load_and_build(path, request):
     cfg = load_config(path, ["model.pretrained=null"])  # no weight download in tests
-    model = model_from_config(cfg, cfg["model"]["num_classes"] or 2)
+    if (cfg["model"]["key_network"] or "").startswith("hf:"):  # nor the hub: a local SegFormer
+        cfg = load_config(path, [f"model.key_network=hf:{request.getfixturevalue('segformer_folder')[0]}"])
+    model = model_from_config(cfg, cfg["model"]["num_classes"] or (19 if cfg["model"]["key_network"] else 2))
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
@@ -142,3 +144,13 @@ def test_the_key_reference_is_one_source(capsys):
     docs = Path(__file__).resolve().parents[1] / "docs" / "config.md"
     assert capsys.readouterr().out == docs.read_text(), "docs/config.md is stale: dff config --markdown > docs/config.md"
     assert sum(len(section) for section in DEFAULTS.values()) == len(KEYS) == len({k for k, _, _ in KEYS})
+
+
+def test_retired_keys_of_old_runs_are_dropped_with_a_note(tmp_path, capsys):
+    path = tmp_path / "config.yaml"
+    path.write_text("model:\n  key_signal: flow\n  key_threshold: 0.2\n  key_interval: 4\n")
+    cfg = load_config(path)
+    assert "key_signal" not in cfg["model"] and cfg["model"]["key_interval"] == 4
+    assert "model.key_signal ignored: the research key-frame policies moved to experiments/" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="unknown config key 'model.key_signal'"):
+        load_config(None, ["model.key_signal=flow"])  # typed by hand: an error as before

@@ -7,6 +7,7 @@ from conftest import SHARED
 from dff.data.palettes import camvid_palette
 from dff.data.video import VideoReader
 from dff.data.video_writer import VideoWriter
+from dff.config import load_config
 from dff.engine.infer import infer_video
 
 
@@ -141,3 +142,29 @@ def test_infer_reports_key_network_runs(tiny_run, tiny_cfg, synthetic_root, tmp_
     res = infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "p.mp4", key_interval=3, progress=False)
     # 8 frames: the key network runs on 0, 3, 6
     assert res["frames_written"] == 8 and (res["key_frames"], res["key_runs"]) == (3, 3)
+
+
+def test_pretrained_configs_need_no_checkpoint(torchvision_cache, segformer_folder, synthetic_root, tmp_path, capsys,
+                                               request):
+    """configs/pretrained/: a pretrained key network with DIS flow segments a video untrained."""
+    from pathlib import Path
+
+    from dff.cli import main
+
+    configs = Path(__file__).resolve().parents[2] / "configs" / "pretrained"
+    folder = sorted((synthetic_root / "val").iterdir())[0] / "frames"
+    assert main(["infer", str(configs / "lraspp_mobilenet_v3_large.yaml"), "--input", str(folder),
+                 "--output", str(tmp_path / "tv"), "--mode", "labels", "data.short_side=64"]) == 0
+    assert "voc palette" in capsys.readouterr().out and len(list((tmp_path / "tv").glob("*.png"))) == 8
+    res = infer_video(load_config(configs / "segformer_b0_cityscapes.yaml",
+                                  [f"model.key_network=hf:{segformer_folder[0]}", "data.short_side=32"]),
+                      None, folder, tmp_path / "sf.mp4", progress=False)
+    assert res["palette"] == "cityscapes" and res["frames_written"] == 8 and res["key_frames"] == 2
+    bare = load_config(configs / "lraspp_mobilenet_v3_large.yaml", ["model.pretrained=null"])
+    with pytest.raises(ValueError, match="no checkpoint given, and the config names no complete pretrained model"):
+        infer_video(bare, None, folder, tmp_path / "x.mp4", progress=False)
+    request.getfixturevalue("no_network")  # and downloads fail
+    capsys.readouterr()
+    assert main(["infer", str(configs / "fcn_resnet50.yaml"), "--input", str(folder), "--output", str(tmp_path / "y.mp4")]) == 1
+    err = capsys.readouterr().err  # not in the cache: one line naming the file and the folder
+    assert len(err.strip().splitlines()) == 1 and "fcn_resnet50_coco-" in err and str(tmp_path / "torch") in err

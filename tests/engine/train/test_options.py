@@ -172,3 +172,19 @@ def test_tensorboard_scalars_beside_metrics_jsonl(tiny_cfg, tmp_path):
     tags = events.Tags()["scalars"]
     assert {"loss", "lr", "val/mean_miou"} <= set(tags)
     assert [e.step for e in events.Scalars("loss")] == [1, 2]
+
+
+@pytest.mark.parametrize("arch", ["dff", "accel"])
+def test_a_pretrained_key_network_fine_tunes_its_flow_and_fusion(tiny_cfg, tmp_path, arch):
+    """train.freeze of the key network trains the flow net and scale field (and Accel's update branch
+    and fusion) around a wrapped torchvision segmenter."""
+    frozen = ["backbone", "feature_conv", "head"]
+    cfg = merge(tiny_cfg, {"model": {"key_network": "torchvision:lraspp_mobilenet_v3_large", "arch": arch,
+                                     "update_backbone": "mobilenet_v3_small", "update_output_stride": 32,
+                                     "update_channels": 8, "update_kernel": 1},
+                           "train": {"freeze": frozen, "val_every": 0, "save_every": 1, "keep_last": 2}})
+    train(cfg, tmp_path, device="cpu", progress=False)
+    one, two = (load_checkpoint(tmp_path / f"ckpt_00000{i}.pt")["model"] for i in (1, 2))
+    moved = {k.split(".")[0] for k in one if one[k].is_floating_point() and not torch.equal(one[k], two[k])}
+    assert moved == ({"flow_net"} if arch == "dff" else {"flow_net", "update", "fusion"})
+    assert "backbone.backbone.0.0.weight" in one  # the torchvision model's own modules, under the key path
