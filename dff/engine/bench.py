@@ -108,6 +108,7 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
         "size": list(size), "device": str(dev), "threads": torch.get_num_threads(),
         "arch": cfg["model"]["arch"], "update_backbone": cfg["model"]["update_backbone"],
         "backbone": cfg["model"]["backbone"], "output_stride": cfg["model"]["output_stride"],
+        "key_network": cfg["model"]["key_network"],
         "flow": cfg["model"]["flow"], "feature_grid": list(feat.shape[-2:]),
         "module_seconds": ms, "key_seconds": t_key, "propagate_seconds": t_prop,
         "r_nonkey_over_key": t_prop / t_key, "per_frame_fps": per_frame_fps, "dff": rows,
@@ -119,7 +120,8 @@ def format_bench(res: dict) -> str:
     """Human-readable bench table."""
     name = "Accel" if res.get("arch") == "accel" else "DFF"
     update = f" + update {res['update_backbone']}" if name == "Accel" else ""
-    lines = [f"{name}: {res['backbone']} s{res['output_stride']} + {res['flow']}{update} at "
+    key = res.get("key_network") or f"{res['backbone']} s{res['output_stride']}"
+    lines = [f"{name}: {key} + {res['flow']}{update} at "
              f"{res['size'][0]}x{res['size'][1]} on {res['device']} ({res['threads']} threads)",
              f"{'module':<14}{'ms':>10}"]
     lines += [f"{name:<14}{sec * 1e3:>10.1f}" for name, sec in res["module_seconds"].items()]

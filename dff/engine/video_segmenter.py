@@ -116,13 +116,13 @@ def load(source, **overrides) -> VideoSegmenter:
     short_side=520, ...) and device ("auto", "cpu", "cuda").
     """
     overrides = dict(overrides)
-    if isinstance(source, nn.Module):
+    if isinstance(source, Segmenter):
+        cfg, device = _apply(DEFAULTS, overrides)
+        model = source
+    elif isinstance(source, nn.Module):  # a torchvision or Hugging Face segmenter, split around its own modules
         cfg, device = _apply(_pretrained_defaults(_kind_of(source)), overrides)
-        if isinstance(source, Segmenter):
-            model = source
-        else:  # a torchvision or Hugging Face segmenter, split around its own modules
-            kn = key_network_from_module(source)
-            model = model_from_config({**cfg, "model": {**cfg["model"], "key_network": kn}}, len(kn.class_names))
+        kn = key_network_from_module(source)
+        model = model_from_config({**cfg, "model": {**cfg["model"], "key_network": kn}}, len(kn.class_names))
     elif str(source).split(":", 1)[0] in PRETRAINED_SHORT_SIDE:
         cfg, device = _apply(merge(_pretrained_defaults(str(source).split(":", 1)[0]),
                                    {"model": {"key_network": str(source)}}), overrides)

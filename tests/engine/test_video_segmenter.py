@@ -71,3 +71,12 @@ def test_load_a_pretrained_segmenter_by_name_or_instance(torchvision_cache, segf
         dff.load("torchvision:fcn_resnet50", pretrained=None)
     with pytest.raises(ValueError, match="cannot wrap a Linear"):
         dff.load(torch.nn.Linear(2, 2))
+
+
+def test_load_a_dff_model_instance_with_dff_defaults(tiny_cfg):
+    from dff.engine.builders import model_from_config
+
+    model = model_from_config(tiny_cfg, 3)
+    seg = dff.load(model, key_interval=2)
+    assert seg.model is model and seg.short_side == 240 and seg.key_interval == 2
+    assert [r.is_key for r in seg.stream(frames(3, (30, 40)))] == [True, False, True]
