@@ -86,9 +86,10 @@ def has_own_weights(cfg: dict) -> bool:
     return own and m["flow"] in ("dis", "zero") and m["arch"] == "dff"
 
 
-def load_trained(cfg: dict, checkpoint: str | Path | None, device: torch.device):
+def load_trained(cfg: dict, checkpoint: str | Path | None, device: torch.device, ckpt: dict | None = None):
     """(model, checkpoint dict): the model built from cfg with a checkpoint's weights (num_classes
     from the checkpoint), or, with checkpoint None, a pretrained key network's own (has_own_weights).
+    ckpt: the checkpoint already read from `checkpoint` (not read again).
 
     When cfg names another flow network than the checkpoint was trained with (model.flow=dis
     on a flownets_lite model, say), the flow net's tensors are not loaded and the swap is
@@ -99,9 +100,9 @@ def load_trained(cfg: dict, checkpoint: str | Path | None, device: torch.device)
             raise ValueError("no checkpoint given, and the config names no complete pretrained model "
                              "(model.key_network torchvision:<name> with model.pretrained=default, or hf:<id>, with "
                              "model.flow=dis; see configs/pretrained/)")
-        model = model_from_config(cfg, num_classes_of(cfg))
-        return model.to(device).eval(), {"num_classes": num_classes_of(cfg), "config": cfg}
-    ckpt = load_checkpoint(checkpoint)
+        num_classes = num_classes_of(cfg)
+        return model_from_config(cfg, num_classes).to(device).eval(), {"num_classes": num_classes, "config": cfg}
+    ckpt = ckpt or load_checkpoint(checkpoint)
     num_classes = int(ckpt.get("num_classes") or num_classes_of(cfg))
     model = model_from_config(cfg, num_classes)
     trained_flow = ckpt.get("config", {}).get("model", {}).get("flow", cfg["model"]["flow"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections import Counter
 import tempfile
 from pathlib import Path
 
@@ -80,9 +81,7 @@ def describe(report: dict) -> str:
     lines = [f"load_from {report['path']}: {report['loaded']} tensors loaded"]
     for kind in ("missing", "unexpected", "mismatched"):
         if report[kind]:
-            groups: dict[str, int] = {}
-            for k in report[kind]:
-                groups[k.split(".")[0]] = groups.get(k.split(".")[0], 0) + 1
+            groups = Counter(k.split(".")[0] for k in report[kind])  # keeps the keys' order
             top = ", ".join(f"{g} ({n})" for g, n in list(groups.items())[:6])
             lines.append(f"  {kind} keys ({len(report[kind])}): {top}")
     return "\n".join(lines)

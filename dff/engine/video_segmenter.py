@@ -128,9 +128,9 @@ def load(source, **overrides) -> VideoSegmenter:
                                    {"model": {"key_network": str(source)}}), overrides)
         model, _ = load_trained(cfg, None, select_device(device))
     else:
-        saved = drop_retired(load_checkpoint(source).get("config", {}), f"{source}: ")
-        cfg, device = _apply(merge(DEFAULTS, saved), overrides)
-        model, _ = load_trained(cfg, source, select_device(device))
+        ckpt = load_checkpoint(source)
+        cfg, device = _apply(merge(DEFAULTS, drop_retired(ckpt.get("config", {}), f"{source}: ")), overrides)
+        model, _ = load_trained(cfg, source, select_device(device), ckpt)
     return VideoSegmenter(model, cfg["model"]["key_interval"], cfg["data"]["short_side"], select_device(device),
                           model.class_names, model.palette or "voc")
 
