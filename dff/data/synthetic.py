@@ -27,8 +27,10 @@ from .palettes import class_hue, hsv_to_rgb
 GENERATOR_VERSION = 1
 SHAPES = ("disc", "ellipse", "rectangle")
 # steady: every layer moves at a constant speed; bursty: the whole scene alternates still and
-# fast stretches (stop and go), so the motion since a key frame varies within a sequence.
-MOTIONS = ("steady", "bursty")
+# fast stretches (stop and go), so the motion since a key frame varies within a sequence;
+# chairs: FlyingChairs-like flow training data, 4-7 objects with large displacements (up to ~30
+# px per frame at 240 px height), fast rotation and zoom over a moving, rotating background.
+MOTIONS = ("steady", "bursty", "chairs")
 PATTERNS = ("checker", "stripes", "dots", "rings", "grid")
 # Blur applied to binary texture patterns: bilinear resampling twice must stay
 # close to exact (see the warp invariant in tests), so edges must not be too sharp.
@@ -44,6 +46,30 @@ def class_names(num_classes: int) -> list[str]:
     """Class names: "background" then "class1" .. "class{num_classes-1}"."""
     return ["background"] + [f"class{c}" for c in range(1, num_classes)]
 
+
+
+@dataclass(frozen=True)
+class _Ranges:
+    """Per-frame motion ranges of a regime; speeds in pixels at 240 px frame height.
+
+    bg_speed: background velocity per axis; bg_zoom: background log-zoom; bg_spin: background
+    rotation (radians, 0: none drawn); obj_speed, obj_spin, obj_growth: the objects' velocity per
+    axis, rotation and log-scale change; objects: (low, high) object count, high exclusive.
+    """
+
+    bg_speed: float
+    bg_zoom: float
+    bg_spin: float
+    obj_speed: float
+    obj_spin: float
+    obj_growth: float
+    objects: tuple[int, int]
+    height_scaled: bool  # speeds scale with the frame height (steady/bursty keep their pixel speeds)
+
+
+_STEADY = _Ranges(1.5, 0.008, 0.0, 3.0, 0.03, 0.01, (2, 5), height_scaled=False)
+RANGES = {"steady": _STEADY, "bursty": _STEADY,
+          "chairs": _Ranges(8.0, 0.03, 0.03, 20.0, 0.12, 0.06, (4, 8), height_scaled=True)}
 
 
 @dataclass
@@ -173,10 +199,10 @@ def _object_texture(rng: np.random.Generator, cls: int, side: int) -> np.ndarray
 def _motion_time(seed: int, num_frames: int, motion: str) -> np.ndarray:
     """Motion clock tau(t) of a sequence: layers sit where constant motion puts them at time tau.
 
-    steady: tau = t. bursty: stretches of 3-8 frames alternate between near-still (speed
+    steady, chairs: tau = t. bursty: stretches of 3-8 frames alternate between near-still (speed
     0.05-0.2) and fast (speed 2-3.5); drawn from its own generator, so the scene is the same.
     """
-    if motion == "steady":
+    if motion != "bursty":
         return np.arange(num_frames, dtype=np.float64)
     rng = np.random.default_rng([seed, 1])
     speeds, fast = [], bool(rng.integers(2))
@@ -186,24 +212,30 @@ def _motion_time(seed: int, num_frames: int, motion: str) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(speeds[:num_frames - 1])])
 
 
-def _background_layer(rng: np.random.Generator, tau: np.ndarray, size: tuple[int, int]) -> _Layer:
-    """Tiling background translating at a constant sub-pixel velocity, with optional slow zoom."""
+def _speed(r: _Ranges, size: tuple[int, int]) -> float:
+    """Pixel-speed factor of a regime at a frame size."""
+    return size[0] / 240.0 if r.height_scaled else 1.0
+
+
+def _background_layer(rng: np.random.Generator, tau: np.ndarray, size: tuple[int, int], r: _Ranges) -> _Layer:
+    """Tiling background translating at a constant velocity, with optional zoom (and rotation)."""
     h, w = size
     texture = _background_texture(rng, size)
-    velocity = rng.uniform(-1.5, 1.5, size=2)
-    zoom = rng.uniform(-0.008, 0.008) if rng.uniform() < 0.5 else 0.0
+    velocity = rng.uniform(-r.bg_speed, r.bg_speed, size=2) * _speed(r, size)
+    zoom = rng.uniform(-r.bg_zoom, r.bg_zoom) if rng.uniform() < 0.5 else 0.0
     offset = rng.uniform(0.0, [texture.shape[1], texture.shape[0]])
+    spin = rng.uniform(-r.bg_spin, r.bg_spin) if r.bg_spin else 0.0  # no draw: older regimes keep their scenes
     centre = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
     affines = []
     for t in tau:
-        scale = np.exp(zoom * t)
-        # p = centre + scale * (q - offset) + velocity * t: zoom about the image centre.
-        trans = centre + velocity * t - scale * offset
-        affines.append(_similarity(scale, 0.0, trans[0], trans[1]))
+        # p = centre + scale * R (q - offset) + velocity * t: zoom and rotation about the image centre.
+        m = _similarity(np.exp(zoom * t), spin * t, 0.0, 0.0)
+        m[:, 2] = centre + velocity * t - m[:, :2] @ offset
+        affines.append(m)
     return _Layer(texture, 0, "plane", (0.0, 0.0), (1.0, 1.0), np.stack(affines), wrap=True)
 
 
-def _object_layer(rng: np.random.Generator, cls: int, tau: np.ndarray, size: tuple[int, int]) -> _Layer:
+def _object_layer(rng: np.random.Generator, cls: int, tau: np.ndarray, size: tuple[int, int], r: _Ranges) -> _Layer:
     """A class-textured shape moving with its own velocity, slow rotation and scale change."""
     h, w = size
     shape = SHAPES[rng.integers(len(SHAPES))]
@@ -219,9 +251,9 @@ def _object_layer(rng: np.random.Generator, cls: int, tau: np.ndarray, size: tup
     # it may enter or leave the frame near the ends.
     t_mid = np.interp((len(tau) - 1) / 2.0, np.arange(len(tau)), tau)
     position = rng.uniform([0.1 * w, 0.1 * h], [0.9 * w, 0.9 * h])
-    velocity = rng.uniform(-3.0, 3.0, size=2)
-    angle0, spin = rng.uniform(0.0, 2 * np.pi), rng.uniform(-0.03, 0.03)
-    growth = rng.uniform(-0.01, 0.01)
+    velocity = rng.uniform(-r.obj_speed, r.obj_speed, size=2) * _speed(r, size)
+    angle0, spin = rng.uniform(0.0, 2 * np.pi), rng.uniform(-r.obj_spin, r.obj_spin)
+    growth = rng.uniform(-r.obj_growth, r.obj_growth)
     affines = []
     for t in tau:
         scale, angle = np.exp(growth * (t - t_mid)), angle0 + spin * t
@@ -241,12 +273,13 @@ def _object_classes(rng: np.random.Generator, count: int, num_classes: int) -> l
     return classes[:count]
 
 
-def _build_scene(rng: np.random.Generator, tau: np.ndarray, size: tuple[int, int], num_classes: int) -> list[_Layer]:
-    """Background plus 2..4 objects in painter's order (later layers on top), timed by tau."""
-    layers = [_background_layer(rng, tau, size)]
-    count = int(rng.integers(2, 5))
+def _build_scene(rng: np.random.Generator, tau: np.ndarray, size: tuple[int, int], num_classes: int,
+                 r: _Ranges) -> list[_Layer]:
+    """Background plus objects (2..4; chairs 4..7) in painter's order (later layers on top), timed by tau."""
+    layers = [_background_layer(rng, tau, size, r)]
+    count = int(rng.integers(*r.objects))
     for cls in _object_classes(rng, count, num_classes):
-        layers.append(_object_layer(rng, cls, tau, size))
+        layers.append(_object_layer(rng, cls, tau, size, r))
     return layers
 
 
@@ -308,7 +341,7 @@ def generate_sequence(
     size = _check_args(num_frames, size, num_classes, motion)
     tau = _motion_time(seed, num_frames, motion)
     rng = np.random.default_rng(seed)
-    out = _render(_build_scene(rng, tau, size, num_classes), num_frames, size)
+    out = _render(_build_scene(rng, tau, size, num_classes, RANGES[motion]), num_frames, size)
     del out["layer_ids"]
     return out
 
