@@ -21,10 +21,15 @@ def check_clips(clips: list[Clip], lut: np.ndarray) -> dict:
     """Frames and labels of a split's clips: counts, raw label values found, problems.
 
     Each frame in a clip's range is opened (header only); each label is decoded, mapped through
-    lut and compared in size with its frame. Frames shared by overlapping clips count once.
+    lut and compared in size with its frame. Frames shared by overlapping clips count once. A
+    video clip's frames were counted by decoding when the clip was built. clips: (name, frames
+    in the split) of each clip.
     """
     frames, labels, values, problems = set(), set(), set(), []
     for clip in clips:
+        if clip.video is not None:  # no labels; its frame count came from decoding it
+            frames.update((clip.video, i) for i in range(clip.start, clip.end))
+            continue
         for i in range(clip.start, clip.end):
             frame, label = clip.frames[i], clip.labels[i]
             try:
@@ -41,7 +46,8 @@ def check_clips(clips: list[Clip], lut: np.ndarray) -> dict:
                 map_raw(raw, lut, label)
             except ValueError as e:
                 problems.append(str(e))
-    return {"frames": len(frames), "labels": len(labels), "values": sorted(values), "problems": problems}
+    return {"frames": len(frames), "labels": len(labels), "values": sorted(values), "problems": problems,
+            "clips": [(c.name, c.end - c.start) for c in clips]}
 
 
 def format_values(values: list[int], limit: int = 40) -> str:

@@ -1,5 +1,5 @@
-"""A dataset split as clips: frame paths, label paths and the range of frames in the split; and
-the helpers every layout (layouts.py) builds its clips with.
+"""A dataset split as clips: frame paths (or one video file), label paths and the range of frames
+in the split; and the helpers every layout (layouts.py) builds its clips with.
 
 Neighbours are found by frame number (the last run of digits in a file name), never by list
 position: a missing frame ends a clip instead of silently joining two distant frames.
@@ -17,13 +17,20 @@ _NUMBER = re.compile(r"(\d+)$")
 
 @dataclass
 class Clip:
-    """One sequence's frames; frames start..end-1 belong to the split (keys must too)."""
+    """One sequence's frames; frames start..end-1 belong to the split (keys must too).
+
+    video: a video file whose decoded frames, in order, are the clip's (frames is then empty;
+    labels still holds one None per frame). labelled False: footage without labels, where every
+    frame of the split is a training target (PairDataset gives it an all-ignore label).
+    """
 
     name: str
     frames: list[Path]
     labels: list[Path | None]
     start: int
     end: int
+    video: Path | None = None
+    labelled: bool = True
 
 
 def sorted_files(folder: Path, suffix: str) -> list[Path]:

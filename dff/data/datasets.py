@@ -10,7 +10,7 @@ import numpy as np
 
 from .clips import Clip
 from .labels import build_lut, identity_map
-from .layouts import camvid_clips, cityscapes_clips, davis_clips, folder_clips, synthetic_clips
+from .layouts import camvid_clips, cityscapes_clips, davis_clips, folder_clips, synthetic_clips, video_clips
 from .palettes import CAMVID_CLASSES
 
 
@@ -56,9 +56,11 @@ def _cityscapes_labels(num_classes, ignore_index, label_map, cityscapes_labels) 
     return {**identity_map(num_classes, 255), 255: ignore_index}  # labelTrainIds files mark void 255
 
 
-def _folder_classes(root, num_classes) -> list[str]:
+def _numbered_classes(dataset: str, num_classes) -> list[str]:
+    """class0.. for datasets that do not name their classes (a pretrained key network may)."""
     if num_classes is None:
-        raise ValueError("dataset folder needs data.num_classes")
+        raise ValueError(f"dataset {dataset} needs data.num_classes (or model.num_classes, or a "
+                         "model.key_network with its own classes)")
     return [f"class{i}" for i in range(int(num_classes))]
 
 
@@ -102,7 +104,14 @@ DATASETS: dict[str, DatasetSpec] = {
     "folder": DatasetSpec(
         clips=lambda root, split, split_mode, train_fraction, context, key_interval, cityscapes_labels:
             folder_clips(root, split, split_mode, train_fraction, context),
-        classes=_folder_classes,
+        classes=lambda root, num_classes: _numbered_classes("folder", num_classes),
+        labels=_folder_labels,
+        palette="voc"),
+    # unlabeled footage: no label files, so the table only sizes the class range
+    "video": DatasetSpec(
+        clips=lambda root, split, split_mode, train_fraction, context, key_interval, cityscapes_labels:
+            video_clips(root, split, split_mode, train_fraction),
+        classes=lambda root, num_classes: _numbered_classes("video", num_classes),
         labels=_folder_labels,
         palette="voc"),
 }
@@ -125,7 +134,7 @@ def build_clips(dataset: str, root: str | Path, split: str, split_mode: str = "t
 
 
 def class_names(dataset: str, root: str | Path, num_classes: int | None = None) -> list[str]:
-    """Class names of a dataset (num_classes: the folder layout's data.num_classes)."""
+    """Class names of a dataset (num_classes: data.num_classes of the folder and video datasets)."""
     return spec(dataset).classes(root=root, num_classes=num_classes)
 
 

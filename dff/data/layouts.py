@@ -1,15 +1,20 @@
 """Each dataset layout on disk as a list of clips (clips.py): DAVIS-2016 and dff's synthetic sets
 (every frame labelled), Cityscapes sequences and CamVid (sparse labels with context frames
-before each), and a generic folder of frame sequences with sparse labels.
+before each), a generic folder of frame sequences with sparse labels, and unlabeled footage
+(video files and frame folders).
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from .clips import SPLIT_MODES, Clip, frame_number, index_by_number, sorted_files, temporal_range, window
+from .clips import (IMAGE_SUFFIXES, SPLIT_MODES, Clip, frame_number, index_by_number, sorted_files,
+                    temporal_range, window)
+from .video import VideoReader, natural_key
 
 CITYSCAPES_LABELS = ("labelIds", "labelTrainIds")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+_COUNTS: dict[tuple, int] = {}  # (path, mtime, size) -> decoded frames
 
 
 def davis_clips(root: str | Path, split: str, split_mode: str = "temporal",
@@ -184,4 +189,66 @@ def folder_clips(root: str | Path, split: str, split_mode: str = "temporal", tra
                     first = max(start, t - context)
                     clips.append(Clip(f"{cname}#{run[t]}", [frames[n] for n in run[first:t + 1]],
                                       [None] * (t - first) + [labels[run[t]]], 0, t - first + 1))
+    return clips
+
+
+def decoded_frames(video: Path) -> int:
+    """Frames a video file decodes to (headers can lie), cached per file version: the train and
+    val splits both need the count. A truncated file counts what decodes (VideoReader warns)."""
+    st = video.stat()
+    key = (str(video.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _COUNTS:
+        _COUNTS[key] = sum(1 for _ in VideoReader(video, allow_truncated=True))
+    return _COUNTS[key]
+
+
+def _split_range(n: int, split: str, split_mode: str, train_fraction: float) -> tuple[int, int]:
+    return (0, n) if split_mode == "sequences" else temporal_range(n, split, train_fraction)
+
+
+def video_clips(root: str | Path, split: str, split_mode: str = "temporal",
+                train_fraction: float = 0.6) -> list[Clip]:
+    """Unlabeled footage: video files in <root> (or root itself a video file) and <root>/<seq>/
+    folders of numbered frame images, one sequence each; hidden entries are skipped.
+
+    temporal splits every sequence in time; sequences splits whole sequences: in name order the
+    first round(train_fraction * count) train, the rest validate. Frame-number gaps in a folder
+    end a clip, as in folder_clips. Video frames are counted by decoding them.
+    """
+    root = Path(root)
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    if split_mode not in SPLIT_MODES:
+        raise ValueError(f"unknown split_mode {split_mode!r}; valid: {', '.join(SPLIT_MODES)}")
+    if not root.exists():
+        raise FileNotFoundError(f"{root}: no such folder (data.dataset=video reads a folder of videos)")
+    sources: dict[str, Path | dict[int, Path]] = {}
+    for p in [root] if root.is_file() else sorted(root.iterdir(), key=lambda p: natural_key(p.name)):
+        if p.name.startswith("."):
+            continue
+        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
+            sources[p.name] = p
+        elif p.is_dir() and (frames := index_by_number(p)):
+            sources[p.name] = frames
+    if not sources:
+        raise FileNotFoundError(f"{root}: no videos ({', '.join(VIDEO_SUFFIXES)}) or sub-folders of numbered "
+                                f"frames ({', '.join(IMAGE_SUFFIXES)})")
+    names = list(sources)
+    if split_mode == "sequences":
+        names = names[slice(*temporal_range(len(names), split, train_fraction))]
+        if not names:
+            raise ValueError(f"{root}: split_mode=sequences leaves split {split!r} none of its {len(sources)} "
+                             f"sequences (train_fraction {train_fraction}); add videos or use split_mode=temporal")
+    clips = []
+    for name in names:
+        src = sources[name]
+        if isinstance(src, Path):
+            n = decoded_frames(src)
+            clips.append(Clip(name, [], [None] * n, *_split_range(n, split, split_mode, train_fraction),
+                              video=src, labelled=False))
+            continue
+        for run in _runs(src):
+            clips.append(Clip(name if len(run) == len(src) else f"{name}@{run[0]}", [src[n] for n in run],
+                              [None] * len(run), *_split_range(len(run), split, split_mode, train_fraction),
+                              labelled=False))
     return clips

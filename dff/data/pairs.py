@@ -13,6 +13,9 @@ from .transforms import clip_jitter, paired_crop_flip, paired_scale
 class PairDataset(Dataset):
     """(window, label, offset) samples; the key lies 0..max_offset frames before the current.
 
+    Targets are the split's labelled frames, and every frame of unlabeled clips (Clip.labelled
+    False), whose label is all ignore_index.
+
     window is (max_offset + 1, 3, H, W) float in [0, 1]: the key, the frames after it and the
     labelled current frame last, front-padded with copies of the key when the offset is smaller
     than max_offset (so batches stack; chained propagation steps through every frame). The
@@ -42,7 +45,7 @@ class PairDataset(Dataset):
         self.seed, self.epoch, self.jitter = int(seed), 0, float(jitter)
         self.items = store.targets()
         if not self.items:
-            raise ValueError("no labelled frames in this split")
+            raise ValueError("no labelled frames in this split (nor frames of unlabeled footage)")
 
     def set_epoch(self, epoch: int) -> None:
         """Select the draws of another pass over the data (call before each epoch)."""
@@ -65,7 +68,8 @@ class PairDataset(Dataset):
         else:
             idx = [t - offset] * (self.max_offset - offset) + list(range(t - offset, t + 1))
         frames = torch.stack([self.store.frames[c][i] for i in idx])
-        label = self.store.labels[c][t]
+        labels = self.store.labels[c]  # unlabeled footage: all ignore, so batches stack and losses skip it
+        label = labels[t] if t in labels else torch.full(frames.shape[-2:], self.ignore_index, dtype=torch.uint8)
         if tuple(self.scale_range) != (1.0, 1.0):
             frames, label = paired_scale(frames, label, self.scale_range, rng)
         if self.crop_size is not None:

@@ -1,13 +1,15 @@
 """Frames and labels of a split's clips, decoded once and held in memory."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable, Iterator
+from itertools import islice
 
 import cv2
 import numpy as np
 import torch
 
 from .clips import Clip
+from .video import VideoReader
 
 
 def resized_size(h: int, w: int, short_side: int) -> tuple[int, int]:
@@ -24,6 +26,21 @@ def read_rgb(path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
+def split_frames(clip: Clip) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, RGB frame) of a clip's frames start..end-1: image files, or a video decoded in order
+    from its first frame (seeking is not frame-exact) and closed after frame end-1."""
+    if clip.video is None:
+        for i in range(clip.start, clip.end):
+            yield i, read_rgb(clip.frames[i])
+        return
+    i = clip.start - 1
+    for i, img in islice(enumerate(VideoReader(clip.video, allow_truncated=True)), clip.start, clip.end):
+        yield i, img
+    if i != clip.end - 1:
+        raise ValueError(f"{clip.video}: decodes fewer than the {clip.end} frames the split needs "
+                         "(changed since its frames were counted?)")
+
+
 class FrameStore:
     """Frames (uint8, C,H,W) and labels (uint8, H,W) of clips, decoded once and resized.
 
@@ -38,8 +55,7 @@ class FrameStore:
         self.labels: list[dict[int, torch.Tensor]] = []
         for clip in clips:
             frames, labels = {}, {}
-            for i in range(clip.start, clip.end):
-                img = read_rgb(clip.frames[i])
+            for i, img in split_frames(clip):
                 h, w = resized_size(*img.shape[:2], short_side)
                 frames[i] = torch.from_numpy(cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)).permute(2, 0, 1).contiguous()
                 if clip.labels[i] is not None:
@@ -52,8 +68,10 @@ class FrameStore:
             self.labels.append(labels)
 
     def targets(self) -> list[tuple[int, int]]:
-        """(clip index, frame index) of every labelled frame in the split."""
-        return [(c, i) for c, labs in enumerate(self.labels) for i in sorted(labs)]
+        """(clip index, frame index) of every labelled frame in the split, and of every frame of
+        unlabeled clips (Clip.labelled False)."""
+        return [(c, i) for c, (clip, labs) in enumerate(zip(self.clips, self.labels))
+                for i in (sorted(labs) if clip.labelled else range(clip.start, clip.end))]
 
 
 def to_float(frame: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ from dff.data.palettes import get_palette
 from dff.data.synthetic import write_synthetic
 from layout_fixtures import make_camvid, make_folder
 
-VALID = "davis, synthetic, cityscapes, camvid, folder"
+VALID = "davis, synthetic, cityscapes, camvid, folder, video"
 
 
 def test_unknown_dataset_lists_valid_ones(tmp_path):
@@ -43,7 +43,7 @@ def test_class_names_and_palettes(tmp_path):
     assert len(class_names("folder", tmp_path, num_classes=4)) == 4
     with pytest.raises(ValueError, match="folder needs data.num_classes"):
         class_names("folder", tmp_path)
-    assert [DATASETS[d].palette for d in DATASETS] == ["voc", "synthetic", "cityscapes", "camvid", "voc"]
+    assert [DATASETS[d].palette for d in DATASETS] == ["voc", "synthetic", "cityscapes", "camvid", "voc", "voc"]
 
 
 def test_cityscapes_info_from_the_label_table(tmp_path):
