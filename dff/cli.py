@@ -21,9 +21,10 @@ def cmd_train(args) -> None:
     if res["best_metric"] == float("-inf"):  # train.val_every=0, or a torchrun rank other than 0
         print(f"trained to iteration {res['iteration']}; checkpoints in {res['work_dir']}")
         return
-    what = ("per-frame mIoU (averaged with the update branch alone for accel)" if res["objective"] == "per_frame"
-            else "mean mIoU over key distances")
-    print(f"best val {what}: {res['best_metric']:.4f}; checkpoints in {res['work_dir']}")
+    what = {"per_frame": "per-frame mIoU (averaged with the update branch alone for accel)",
+            "flow": "end-point error, minus", "distill": "mean agreement with the key network over key distances"}
+    print(f"best val {what.get(res['objective'], 'mean mIoU over key distances')}: {res['best_metric']:.4f}; "
+          f"checkpoints in {res['work_dir']}")
 
 
 def cmd_eval(args) -> None:
@@ -32,11 +33,18 @@ def cmd_eval(args) -> None:
     from .engine.policies import build_policy
     cfg = _config(args)
     dev = select_device(args.device)
+    if cfg["train"]["objective"] == "flow":
+        return _eval_flow(args, cfg, dev)
     model, ckpt = load_trained(cfg, args.checkpoint, dev)
     k = args.key_interval or cfg["model"]["key_interval"]
     store, n = load_split(cfg, "val"), int(ckpt["num_classes"])
     attach_ground_truth_flow(model, store)
-    res = evaluate(model, store, k, n, cfg["data"]["ignore_index"], device=dev, progress=True)
+    teacher = args.against == "teacher"
+    if not teacher and not any(store.labels):
+        print("the val split has no labels: scoring agreement with the key network (--against teacher)")
+        teacher = True
+    res = evaluate(model, store, k, n, cfg["data"]["ignore_index"], device=dev, progress=True,
+                   motion_bins=args.motion_bins, against_teacher=teacher)
     res["checkpoint"] = None if args.checkpoint is None else str(args.checkpoint)
     print(format_table(res))
     for name in args.policy or ():
@@ -46,6 +54,36 @@ def cmd_eval(args) -> None:
     if args.json:
         write_json(res, args.json)
         print(f"wrote {args.json}")
+
+
+def _eval_flow(args, cfg: dict, dev) -> None:
+    """`dff eval` of a train.objective flow config: the flow network's end-point error on the val
+    pairs (model.flow=dis or zero need no checkpoint)."""
+    from .data.flow_pairs import read_ground_truth
+    from .engine.builders import load_split, load_trained, model_from_config, num_classes_of
+    from .engine.evaluate import write_json
+    from .engine.flow_epe import evaluate_flow, format_flow
+    if args.checkpoint is None and cfg["model"]["flow"] in ("dis", "zero"):
+        model = model_from_config(cfg, num_classes_of(cfg))
+    else:
+        model = load_trained(cfg, args.checkpoint, dev)[0]
+    store = load_split(cfg, "val")
+    res = {"flow": cfg["model"]["flow"], "checkpoint": args.checkpoint,
+           **evaluate_flow(model.flow_net.to(dev), store, read_ground_truth(store), dev)}
+    print(format_flow(res, cfg["model"]["flow"]))
+    if args.json:
+        write_json(res, args.json)
+        print(f"wrote {args.json}")
+
+
+def _motion_edges(text: str) -> list[float] | None:
+    """--motion-bins: comma-separated pixel edges, or none."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated pixel edges (e.g. 2,8) or none") from None
 
 
 def cmd_infer(args) -> None:
@@ -140,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the results as JSON here")
     p.add_argument("--policy", action="append", choices=["fixed"],
                    help="also run the val clips as videos under this key-frame policy")
+    p.add_argument("--motion-bins", type=_motion_edges, default=[2.0, 8.0], metavar="EDGES|none",
+                   help="also score pairs binned by mean DIS flow magnitude to the key, in pixels "
+                        "(default 2,8: bins 0-2, 2-8, 8+); none turns it off")
+    p.add_argument("--against", choices=["labels", "teacher"], default="labels",
+                   help="teacher: also score every frame, labelled or not, against the key network's own "
+                        "output on it (agreement; mIoU too where labels exist)")
     p.set_defaults(fn=cmd_eval)
 
     p = sub.add_parser("infer", help="segment a video, frame folder or webcam into a video or label PNGs")
@@ -184,8 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--classes", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--motion", default="steady", choices=("steady", "bursty"),
-                   help="bursty: stop-and-go stretches instead of constant speed")
+    p.add_argument("--motion", default="steady", choices=("steady", "bursty", "chairs"),
+                   help="bursty: stop-and-go stretches instead of constant speed; chairs: flow pretraining data, "
+                        "4-7 objects with displacements up to ~30 px per frame at 240 px height, rotation and zoom")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(fn=cmd_make_synthetic)
 

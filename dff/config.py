@@ -32,7 +32,8 @@ def yaml_load(text: str):
 # `dff config` prints this table and docs/config.md is its markdown (`dff config --markdown`).
 KEYS: tuple[tuple[str, object, str], ...] = (
     ("data.dataset", "davis", "`davis` (DAVIS-2016 layout), `synthetic` (dff's generator layout), `cityscapes`, "
-     "`camvid` or `folder` (layouts: README, Datasets)"),
+     "`camvid`, `folder` (layouts: README, Datasets) or `video` (a folder of the user's own unlabelled videos and/or "
+     "frame folders, split in time by `train_fraction`; for `train.objective: distill`)"),
     ("data.root", "../shared/data/davis2016-mini", "dataset folder"),
     ("data.split_mode", "temporal", "`temporal` (the first `train_fraction` of every sequence trains, the rest "
      "validates) or `sequences` (the dataset's split lists / folders)"),
@@ -92,6 +93,8 @@ KEYS: tuple[tuple[str, object, str], ...] = (
      "`feature` (1x1 conv over concatenated features, shared head); initialised to pass the reference through"),
     ("model.load_from", None, "checkpoint path or list (later wins) to initialise weights; missing, unexpected and "
      "shape-mismatched keys are printed and written to `load_from.json`"),
+    ("model.load_modules", None, "top-level modules taken from `load_from` (e.g. `[flow_net]`: a flow network "
+     "pretrained with `train.objective: flow`); `null`: all"),
     ("train.iters", 2000, "iterations (optimizer steps)"),
     ("train.batch_size", 8, "samples per process and micro-batch (torchrun: world size x this per step)"),
     ("train.lr", 1.0e-3, "base learning rate"),
@@ -103,8 +106,12 @@ KEYS: tuple[tuple[str, object, str], ...] = (
     ("train.log_every", 10, "iterations between log lines"),
     ("train.seed", 0, "seeds Python, NumPy and torch (+ rank), the data order and every sample's random draws"),
     ("train.workers", 0, "DataLoader workers"),
-    ("train.objective", "propagated", "`propagated` (loss on the output at the sampled key offset) or `per_frame` "
-     "(each branch on the current frame alone, summed; fully frozen branches skipped)"),
+    ("train.objective", "propagated", "`propagated` (loss on the output at the sampled key offset), `per_frame` "
+     "(each branch on the current frame alone, summed; fully frozen branches skipped), `flow` (the flow network "
+     "alone against ground-truth flow: multi-scale end-point error on non-occluded pixels, on a synthetic set, "
+     "e.g. `dff make-synthetic --motion chairs`; best.pt by val EPE) or `distill` (no labels: the propagated output "
+     "against the frozen key network's own output on the current frame)"),
+    ("train.distill_temperature", 1.0, "distill: softmax temperature of teacher and student (loss x its square)"),
     ("train.freeze", [], "top-level modules kept fixed, weights and BatchNorm statistics: `backbone`, "
      "`feature_conv`, `head`, `flow_net`, and for accel `update`, `fusion`"),
     ("train.freeze_bn", False, "every BatchNorm in eval mode (statistics fixed, affine trained)"),

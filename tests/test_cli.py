@@ -20,6 +20,37 @@ def test_eval_command_prints_table_and_writes_json(tiny_run, tiny_cfg, tmp_path,
     assert "DFF d=1" in capsys.readouterr().out
 
 
+def test_eval_command_against_the_teacher_and_by_motion(tiny_run, tmp_path, capsys):
+    base = ["eval", str(tiny_run / "config.yaml"), "--checkpoint", str(tiny_run / "best.pt"), "--device", "cpu"]
+    out = tmp_path / "t.json"
+    assert main(base + ["--against", "teacher", "--motion-bins", "2,8", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["motion_bins"] == [2.0, 8.0] and len(res["miou_by_motion"]) == 3
+    assert res["agreement_by_distance"][0] == 1.0 and "mean_agreement" in res and "agreement" in res["miou_by_motion"][0]
+    printed = capsys.readouterr().out
+    assert "agree d=1" in printed and "motion 2-8 px" in printed and "DFF d=1" in printed
+    assert main(base + ["--motion-bins", "none", "--json", str(out)]) == 0
+    assert not {"motion_bins", "miou_by_motion", "agreement_by_distance"} & set(json.loads(out.read_text()))
+    assert main(base + ["--motion-bins", "8,2"]) == 1
+    assert "motion bins must be increasing" in capsys.readouterr().err
+
+
+def test_eval_of_a_flow_config_reports_end_point_error(synthetic_root, tmp_path, capsys):
+    """A train.objective flow config evaluates its flow network against the ground truth; the
+    non-learned flows need no checkpoint, and zero flow's EPE is the true motion."""
+    cfg = tmp_path / "flow.yaml"
+    cfg.write_text(f"data: {{dataset: synthetic, root: {synthetic_root}, split_mode: sequences, short_side: 48}}\n"
+                   "train: {objective: flow}\n")
+    out = tmp_path / "epe.json"
+    assert main(["eval", str(cfg), "model.flow=zero", "--json", str(out)]) == 0
+    zero = json.loads(out.read_text())
+    assert zero["epe"] == pytest.approx(zero["true_magnitude"]) and zero["predicted_magnitude"] == 0.0
+    assert main(["eval", str(cfg), "model.flow=dis", "model.flow_scale=1.0", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["epe"] < zero["epe"]
+    assert "EPE" in capsys.readouterr().out
+    assert main(["eval", str(cfg)]) == 1  # a learned flow net needs its checkpoint
+
+
 def test_overrides_may_sit_between_options(tiny_run, tmp_path, capsys):
     cfg = tiny_run / "config.yaml"
     out = tmp_path / "b.json"
@@ -61,6 +92,9 @@ def test_make_synthetic_command(tmp_path, capsys):
     assert main(["make-synthetic", "--out", str(tmp_path / "b"), "--train", "1", "--val", "0",
                  "--frames", "3", "--height", "32", "--width", "32", "--motion", "bursty"]) == 0
     assert json.loads((tmp_path / "b" / "synthetic.json").read_text())["motion"] == "bursty"
+    assert main(["make-synthetic", "--out", str(tmp_path / "c"), "--train", "1", "--val", "0",
+                 "--frames", "2", "--height", "48", "--width", "64", "--motion", "chairs"]) == 0
+    assert json.loads((tmp_path / "c" / "synthetic.json").read_text())["motion"] == "chairs"
 
 
 def test_check_data_counts_and_values(tmp_path, capsys):

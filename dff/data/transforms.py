@@ -59,3 +59,16 @@ def clip_jitter(frames: torch.Tensor, strength: float, rng: random.Random) -> to
     for i in order:
         frames = ops[i](frames, factors[i])
     return frames
+
+
+def flow_crop_flip(frames: torch.Tensor, flow: torch.Tensor, crop_size, rng: random.Random):
+    """Same random crop and horizontal flip on frames (T, 3, H, W) and their flow target (3, H, W):
+    u, v in pixels and a valid mask (padding is invalid). Mirroring x negates u."""
+    ch, cw = int(crop_size[0]), int(crop_size[1])
+    frames, flow = pad_to(frames, ch, cw, 0), pad_to(flow, ch, cw, 0)
+    h, w = flow.shape[-2:]
+    y, x = rng.randint(0, h - ch), rng.randint(0, w - cw)
+    frames, flow = TF.crop(frames, y, x, ch, cw), flow[:, y:y + ch, x:x + cw]
+    if rng.random() < 0.5:
+        frames, flow = TF.horizontal_flip(frames), flow.flip(-1) * torch.tensor([-1.0, 1.0, 1.0]).view(3, 1, 1)
+    return frames, flow

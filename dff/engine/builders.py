@@ -6,13 +6,12 @@ from pathlib import Path
 import torch
 
 from ..data.datasets import build_clips, class_names, label_lut, spec
-from ..data.flo import read_flo
+from ..data.flow_pairs import read_ground_truth
 from ..data.labels import lut_reader
 from ..data.store import FrameStore
 from ..models import build_model
 from ..models.flow import OracleFlow
 from ..models.pretrained import key_network_classes
-from ..ops import resize_flow
 from .checkpoint import load_checkpoint, load_weights
 
 
@@ -53,29 +52,18 @@ def load_split(cfg: dict, split: str) -> FrameStore:
 
 def model_from_config(cfg: dict, num_classes: int):
     """DFFSegmenter from the config's model section."""
-    skip = ("key_interval", "key_policy", "num_classes", "load_from")
+    skip = ("key_interval", "key_policy", "num_classes", "load_from", "load_modules")
     kwargs = {k: v for k, v in cfg["model"].items() if k not in skip}
     return build_model(num_classes=num_classes, **kwargs)
 
 
 def attach_ground_truth_flow(model, store: FrameStore) -> None:
-    """Give an oracle flow net the split's ground-truth flow (synthetic layout: flow/NNNNN.flo).
-
-    Each flow file holds frame N's backward flow at the generated size; it is resized to the
-    stored frames' grid (u and v rescaled separately). No-op for other flow nets.
-    """
+    """Give an oracle flow net the split's ground-truth flow (synthetic layout: flow/NNNNN.flo,
+    resized to the stored frames' grid). No-op for other flow nets."""
     if not isinstance(model.flow_net, OracleFlow):
         return
-    for c, clip in enumerate(store.clips):
-        flows = {}
-        for i in range(clip.start, clip.end):
-            path = clip.frames[i].parent.parent / "flow" / f"{clip.frames[i].stem}.flo"
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: no ground-truth flow; model.flow=oracle needs a "
-                                        "dataset that has it (dff make-synthetic writes flow/*.flo)")
-            flow = torch.from_numpy(read_flo(path)).permute(2, 0, 1)[None]
-            flows[i] = resize_flow(flow, tuple(store.frames[c][i].shape[-2:]))[0]
-        model.flow_net.add_clip(store.frames[c], flows)
+    for c, truth in enumerate(read_ground_truth(store)):
+        model.flow_net.add_clip(store.frames[c], {i: t[:2] for i, t in truth.items()})
 
 
 def has_own_weights(cfg: dict) -> bool:

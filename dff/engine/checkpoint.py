@@ -49,7 +49,7 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def load_weights(model: torch.nn.Module, ckpt: dict, path: str | Path, partial: bool = False,
-                 skip: str | None = None) -> dict:
+                 skip: str | None = None, only: list[str] | None = None) -> dict:
     """Load the weights of checkpoint `ckpt` (read from `path`) into model; a report of what was
     and was not loaded.
 
@@ -57,17 +57,26 @@ def load_weights(model: torch.nn.Module, ckpt: dict, path: str | Path, partial: 
     ValueError names the file and the keys. partial (model.load_from: one stage seeds the next,
     a DFF reference into an Accel model, say): what fits by name and shape is loaded, the rest
     reported. Tensors under `skip` (a module name, e.g. a swapped flow net's "flow_net") are
-    neither loaded nor required.
+    neither loaded nor required; with `only` (top-level module names), only those are loaded and
+    only theirs are reported missing.
     """
     state = ckpt["model"]
     if skip is not None:
         state = {k: v for k, v in state.items() if not k.startswith(skip + ".")}
+    if only is not None:
+        children = dict(model.named_children())
+        bad = [n for n in only if n not in children]
+        if bad:
+            raise ValueError(f"model.load_modules: unknown module(s) {', '.join(bad)}; valid: {', '.join(children)}")
+        state = {k: v for k, v in state.items() if k.split(".")[0] in only}
     own = model.state_dict()
     mismatched = sorted(k for k, v in state.items() if k in own and own[k].shape != v.shape)
     missing, unexpected = model.load_state_dict({k: v for k, v in state.items() if k not in mismatched},
                                                 strict=False)
     if skip is not None:
         missing = [k for k in missing if not k.startswith(skip + ".")]
+    if only is not None:
+        missing = [k for k in missing if k.split(".")[0] in only]
     report = {"path": str(path), "loaded": len(state) - len(mismatched) - len(unexpected), "missing": list(missing),
               "unexpected": list(unexpected), "mismatched": mismatched}
     bad = [f"{kind} {', '.join(report[kind][:8])}" for kind in ("missing", "unexpected", "mismatched") if report[kind]]

@@ -17,10 +17,12 @@ import torch
 from tqdm import tqdm
 
 from ...config import ConfigError, save_config
+from ...data.flow_pairs import FlowPairDataset, read_ground_truth
 from ...data.pairs import PairDataset
 from ..builders import classes_of, load_split, model_from_config, num_classes_of
 from ..checkpoint import describe, load_checkpoint, load_weights, save_checkpoint
 from ..evaluate import evaluate
+from ..flow_epe import evaluate_flow, format_flow
 from .distributed import (ShardSampler, barrier, convert_sync_bn, epoch_batches, gather_objects,
                           setup_distributed, teardown, wrap_ddp)
 from .objective import TrainForward, unused_parameters
@@ -48,11 +50,23 @@ def freeze(model: torch.nn.Module, names) -> list[torch.nn.Module]:
     return [children[n] for n in names]
 
 
-def init_from(model: torch.nn.Module, paths) -> list[dict]:
+def fixed_modules(model: torch.nn.Module, tc: dict, main: bool) -> list[str]:
+    """train.freeze, plus for train.objective distill the key network (the teacher stays as it is)."""
+    names = list(tc["freeze"])
+    if tc["objective"] == "distill":
+        added = [m for m in model.branches["reference"] if m not in names]
+        if added and main:
+            print(f"train.objective distill: the key network is the teacher, kept fixed ({', '.join(added)})")
+        names += added
+    return names
+
+
+def init_from(model: torch.nn.Module, paths, modules=None) -> list[dict]:
     """model.load_from: initialise weights from checkpoint(s), later files winning; what did not
-    fit is printed and returned (written to load_from.json), never passed over silently."""
+    fit is printed and returned (written to load_from.json), never passed over silently.
+    modules (model.load_modules): take only these top-level modules (e.g. a pretrained flow_net)."""
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    reports = [load_weights(model, load_checkpoint(p), p, partial=True) for p in paths]
+    reports = [load_weights(model, load_checkpoint(p), p, partial=True, only=modules) for p in paths]
     for report in reports:
         print(describe(report))
     return reports
@@ -99,13 +113,14 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
     # names, which should fail in seconds, not after the minutes spent decoding frames.
     model = model_from_config(cfg, num_classes)
     names, palette = classes_of(cfg, model)  # saved with every checkpoint, for dff.load and infer
-    loaded = init_from(model, cfg["model"]["load_from"]) if cfg["model"]["load_from"] and ctx.main else None
-    frozen = freeze(model, tc["freeze"])
+    m = cfg["model"]
+    loaded = init_from(model, m["load_from"], m["load_modules"]) if m["load_from"] and ctx.main else None
+    frozen = freeze(model, fixed_modules(model, tc, ctx.main))
     model = convert_sync_bn(model, ctx, tc["sync_bn"]).to(dev)
     if tc["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
-    forward = TrainForward(model, tc["objective"])
-    pair_only = cfg["model"]["propagation"] == "direct" or tc["objective"] == "per_frame"
+    forward = TrainForward(model, tc["objective"], cfg["data"]["ignore_index"], tc["distill_temperature"])
+    pair_only = cfg["model"]["propagation"] == "direct" or tc["objective"] in ("per_frame", "flow")
     crop = cfg["data"]["crop_size"] or [cfg["data"]["short_side"]] * 2
     fix_unused(forward, crop, 2 if pair_only else k, ctx.main)
     opt = build_optimizer(model, tc)
@@ -119,9 +134,14 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
 
     train_store = load_split(cfg, "train")
     val_store = load_split(cfg, "val") if ctx.main and tc["val_every"] else None
-    dataset = PairDataset(train_store, k - 1, cfg["data"]["crop_size"], cfg["data"]["ignore_index"],
-                          cfg["data"]["scale_range"], pair_only=pair_only, seed=tc["seed"],
-                          jitter=cfg["data"]["jitter"])
+    if tc["objective"] == "flow":
+        dataset = FlowPairDataset(train_store, read_ground_truth(train_store), cfg["data"]["crop_size"],
+                                  seed=tc["seed"], jitter=cfg["data"]["jitter"])
+        val_store = val_store and (val_store, read_ground_truth(val_store))
+    else:
+        dataset = PairDataset(train_store, k - 1, cfg["data"]["crop_size"], cfg["data"]["ignore_index"],
+                              cfg["data"]["scale_range"], pair_only=pair_only, seed=tc["seed"],
+                              jitter=cfg["data"]["jitter"])
     if len(dataset) // ctx.world_size < tc["batch_size"]:
         raise ValueError(f"train.batch_size {tc['batch_size']} exceeds the {len(dataset)} training samples"
                          + (f" over {ctx.world_size} processes" if ctx.world_size > 1 else ""))
@@ -157,7 +177,7 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
     for it in bar:
         set_train_mode(model, frozen, tc["freeze_bn"])
         micro = [to_device(next(batches), dev, tc["channels_last"]) for _ in range(tc["accumulate"])]
-        terms = train_step(net, micro, opt, scaler, tc, ctx, it, cfg["data"]["ignore_index"])
+        terms = train_step(net, micro, opt, scaler, tc, ctx, it, forward.count)
         sched.step()
         done = it + 1
         if done % tc["log_every"] == 0 or done == tc["iters"]:
@@ -193,10 +213,19 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
 
 
 def validate(model, val_store, cfg: dict, num_classes: int, done: int, dev) -> tuple[dict, float]:
-    """Evaluate on val frames; the score best.pt is chosen by (per objective)."""
+    """Evaluate on val frames; the score best.pt is chosen by (per objective; flow: minus the EPE)."""
     tc, k = cfg["train"], cfg["model"]["key_interval"]
+    if tc["objective"] == "flow":
+        res = evaluate_flow(model.flow_net, *val_store, device=dev)
+        tqdm.write(f"iter {done} val: " + format_flow(res, model.flow_net.__class__.__name__))
+        return res, -res["epe"]
+    distill = tc["objective"] == "distill"
     res = evaluate(model, val_store, k, num_classes, cfg["data"]["ignore_index"], max_frames=tc["val_frames"],
-                   device=dev)
+                   device=dev, against_teacher=distill)
+    if distill:  # the teacher's own output is the target: agreement with it, labels or not
+        tqdm.write(f"iter {done} val: agreement with the key network mean k={k} {res['mean_agreement']:.4f}"
+                   + ("" if res["mean_miou"] is None else f"  mIoU mean k={k} {res['mean_miou']:.4f}"))
+        return res, res["mean_agreement"]
     metric = res["per_frame_miou"] if tc["objective"] == "per_frame" else res["mean_miou"]
     if "update_miou" in res and tc["objective"] == "per_frame":
         metric = (metric + res["update_miou"]) / 2

@@ -1,4 +1,9 @@
-"""What training optimises: the model's outputs per loss term, and their cross-entropy."""
+"""What training optimises: per loss term, a sum over pixels that the step divides by `count`.
+
+propagated and per_frame: cross-entropy against labels; flow: FlowNet's multi-scale end-point
+error against ground-truth flow (flow net alone, synthetic sets); distill: the propagated output
+against the frozen key network's own output on the current frame (no labels needed).
+"""
 from __future__ import annotations
 
 import torch
@@ -6,23 +11,42 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...config import ConfigError
+from ...models.flow import FlowNetSLite
+from ...ops import resize_flow
 
-OBJECTIVES = ("propagated", "per_frame")
+OBJECTIVES = ("propagated", "per_frame", "flow", "distill")
+# Weights of the flow pyramid's levels, coarse to fine (each level's term is its mean EPE in frame
+# pixels): the finest level is the flow DFF uses, the coarser ones guide it early in training.
+FLOW_LEVEL_WEIGHTS = (0.125, 0.25, 0.5, 1.0)
 
 
 class TrainForward(nn.Module):
-    """The training forward as one module (what DDP wraps): logits per loss term.
+    """The training forward as one module (what DDP wraps): summed loss per term.
 
-    propagated: {"ce": output at the sampled key offset}; per_frame: {branch name: logits of
-    that branch on the current frame}, skipping branches that train.freeze fixed entirely (no
-    wasted forward passes).
+    propagated: {"ce": at the sampled key offset}; per_frame: {branch name: that branch on the
+    current frame}, skipping branches that train.freeze fixed entirely; flow: {"epe<level>": ...};
+    distill: {"kd": KL divergence of the propagated output from the key network's own output on
+    the current frame, at `temperature`}.
+
+    Args:
+        model: the segmenter.
+        objective: one of OBJECTIVES.
+        ignore_index: label value that carries no loss (cross-entropy objectives).
+        temperature: distill: softmax temperature of teacher and student (the loss is scaled by
+            its square, as in Hinton et al., so gradients keep their size).
     """
 
-    def __init__(self, model: nn.Module, objective: str):
+    def __init__(self, model: nn.Module, objective: str, ignore_index: int = 255, temperature: float = 1.0):
         super().__init__()
         if objective not in OBJECTIVES:
             raise ConfigError(f"unknown train.objective {objective!r}; valid: {', '.join(OBJECTIVES)}")
+        if objective == "flow" and not isinstance(model.flow_net, FlowNetSLite):
+            raise ConfigError("train.objective flow trains model.flow=flownets_lite (its multi-scale flow), "
+                              f"not {type(model.flow_net).__name__}")
+        if not temperature > 0:
+            raise ConfigError(f"train.distill_temperature must be > 0, got {temperature}")
         self.model, self.objective = model, objective
+        self.ignore_index, self.temperature = ignore_index, float(temperature)
         self.names = []
         if objective == "per_frame":
             self.names = [n for n, mods in model.branches.items()
@@ -30,23 +54,74 @@ class TrainForward(nn.Module):
             if not self.names:
                 raise ConfigError("train.objective per_frame: every branch is frozen")
 
-    def forward(self, clip: torch.Tensor, offset: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Logits per loss term for windows clip (N, T, 3, H, W) at key offsets (N,)."""
+    def count(self, target: torch.Tensor) -> torch.Tensor:
+        """What the sums of a batch are divided by: labelled pixels (cross-entropy), valid flow
+        pixels (flow; target channel 2) or pixels (distill)."""
+        if self.objective == "flow":
+            return target[:, 2].sum()
+        if self.objective == "distill":  # target: the (unused) labels, one per output pixel
+            return torch.tensor(float(target.numel()), device=target.device)
+        return (target != self.ignore_index).sum()
+
+    def forward(self, clip: torch.Tensor, target: torch.Tensor, offset: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Summed loss per term for windows clip (N, T, 3, H, W) (key first, current last) at key
+        offsets (N,); target: labels (N, H, W), or for flow (N, 3, H, W) = u, v, valid."""
         if self.objective == "propagated":
-            return {"ce": self.model(clip, offset)}
-        frame = clip[:, -1]
-        return {n: self.model.branch_logits(n, frame) for n in self.names}
+            return {"ce": pixel_ce(self.model(clip, offset), target, self.ignore_index)}
+        if self.objective == "per_frame":
+            frame = clip[:, -1]
+            return {n: pixel_ce(self.model.branch_logits(n, frame), target, self.ignore_index) for n in self.names}
+        if self.objective == "flow":
+            return flow_epe_terms(self.model.flow_net.pyramid(clip[:, -1], clip[:, 0]), target)
+        with torch.no_grad():
+            teacher = self.model.branch_logits("reference", clip[:, -1])
+        return {"kd": soft_kl(self.model(clip, offset), teacher, self.temperature)}
 
 
-def pixel_ce(logits: torch.Tensor, label: torch.Tensor, ignore_index: int, total: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy summed over labelled pixels, divided by `total` labelled pixels.
+def pixel_ce(logits: torch.Tensor, label: torch.Tensor, ignore_index: int) -> torch.Tensor:
+    """Cross-entropy summed over labelled pixels.
 
-    With total counted over every micro-batch of every process, the gradients that DDP averages
-    and accumulation sums give the exact mean over the whole step's pixels; a batch without a
-    labelled pixel gives 0, not NaN (as mean reduction would).
+    The step divides it by the labelled pixels of every micro-batch of every process, so the
+    gradients that DDP averages and accumulation sums give the exact mean over the whole step's
+    pixels; a batch without a labelled pixel gives 0, not NaN (as mean reduction would).
     """
-    ce = F.cross_entropy(logits.float(), label, ignore_index=ignore_index, reduction="sum")
-    return ce / total.clamp(min=1)
+    return F.cross_entropy(logits.float(), label, ignore_index=ignore_index, reduction="sum")
+
+
+def soft_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) of the class distributions at `temperature`, summed over pixels,
+    times temperature squared."""
+    t = temperature
+    log_p = F.log_softmax(teacher.float() / t, 1)
+    log_q = F.log_softmax(student.float() / t, 1)
+    return (log_p.exp() * (log_p - log_q)).sum() * t * t
+
+
+def flow_epe_terms(pyramid: list[torch.Tensor], target: torch.Tensor) -> dict[str, torch.Tensor]:
+    """FlowNet's multi-scale end-point error, masked by the valid (non-occluded) pixels.
+
+    The ground truth (u, v in frame pixels) is area-downsampled to each level's grid; both flows
+    are compared in frame pixels. A level's sum is scaled by (frame pixels / level pixels), so
+    after division by the valid frame pixels each term is that level's mean EPE (times its weight).
+    """
+    flow, valid = target[:, :2].float(), target[:, 2:3].float()
+    h, w = flow.shape[-2:]
+    terms = {}
+    for level, (pred, weight) in enumerate(zip(pyramid, FLOW_LEVEL_WEIGHTS[-len(pyramid):])):
+        size = tuple(pred.shape[-2:])
+        truth = resize_flow(flow, size)
+        mask = F.interpolate(valid, size=size, mode="area") if size != (h, w) else valid
+        to_frame = torch.tensor([w / size[1], h / size[0]], device=pred.device).view(1, 2, 1, 1)
+        epe = ((pred.float() - truth) * to_frame).norm(dim=1, keepdim=True)
+        terms[f"epe{len(pyramid) - level + 1}"] = (epe * mask).sum() * (h * w / (size[0] * size[1])) * weight
+    return terms
+
+
+def probe_target(objective: str, n: int, crop_size) -> torch.Tensor:
+    """A zero target of the objective's kind (n samples), for probing which parameters it reaches."""
+    if objective == "flow":
+        return torch.zeros(n, 3, *crop_size)
+    return torch.zeros(n, *crop_size, dtype=torch.long)
 
 
 def unused_parameters(forward: TrainForward, crop_size, window: int) -> list[str]:
@@ -63,7 +138,7 @@ def unused_parameters(forward: TrainForward, crop_size, window: int) -> list[str
     model.eval()
     try:
         with torch.enable_grad():
-            outs = forward(clip, offset)
+            outs = forward(clip, probe_target(forward.objective, 2, crop_size).to(p.device), offset)
         reached, stack, seen = set(), [o.grad_fn for o in outs.values()], set()
         while stack:
             fn = stack.pop()

@@ -8,7 +8,6 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...config import ConfigError
 from .distributed import Dist, all_reduce_sum
-from .objective import pixel_ce
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -37,31 +36,34 @@ def set_train_mode(model: torch.nn.Module, frozen: list, freeze_bn: bool) -> Non
 
 
 def to_device(batch, device: torch.device, channels_last: bool):
-    """(clip, label, offset) onto device; each frame of clip channels-last on request."""
-    clip, label, offset = (t.to(device, non_blocking=True) for t in batch)
+    """(clip, target, offset) onto device; each frame of clip channels-last on request."""
+    clip, target, offset = (t.to(device, non_blocking=True) for t in batch)
     if channels_last:  # (N, T, 3, H, W) stored as (N, T, H, W, 3): every clip[:, t] is NHWC
         clip = clip.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
-    return clip, label, offset
+    return clip, target, offset
 
 
-def train_step(net, micro: list, opt, scaler, tc: dict, ctx: Dist, it: int, ignore_index: int) -> dict:
+def train_step(net, micro: list, opt, scaler, tc: dict, ctx: Dist, it: int, count) -> dict:
     """Forward/backward over the micro-batches, then one optimizer step; loss terms averaged over
-    processes. Raises FloatingPointError (before any update) on a non-finite loss."""
+    processes. Raises FloatingPointError (before any update) on a non-finite loss.
+
+    count(target): what a micro-batch's loss sums are divided by (TrainForward.count).
+    """
     params = [p for g in opt.param_groups for p in g["params"]]
     dtype = amp_dtype(tc["amp"])
-    # Labelled pixels of the whole step on every process: the loss normaliser (see pixel_ce).
-    total = sum((label != ignore_index).sum() for _, label, _ in micro).to(ctx.device, torch.float32)
-    total = all_reduce_sum(total, ctx)
+    # The normaliser of the whole step on every process (see objective.pixel_ce).
+    total = sum(count(target) for _, target, _ in micro).to(ctx.device, torch.float32)
+    total = all_reduce_sum(total, ctx).clamp(min=1)
     opt.zero_grad(set_to_none=True)
     sums: dict[str, torch.Tensor] = {}
-    for i, (clip, label, offset) in enumerate(micro):
+    for i, (clip, target, offset) in enumerate(micro):
         last = i == len(micro) - 1
         sync = contextlib.nullcontext() if last or not hasattr(net, "no_sync") else net.no_sync()
         with sync:
             with torch.autocast(ctx.device.type, dtype=dtype, enabled=dtype is not None):
-                logits = net(clip, offset)
-            # x world size: DDP averages gradients over processes, pixel_ce already divides by all.
-            terms = {n: pixel_ce(lg, label, ignore_index, total) * ctx.world_size for n, lg in logits.items()}
+                parts = net(clip, target, offset)
+            # x world size: DDP averages gradients over processes, total already counts all.
+            terms = {n: s / total * ctx.world_size for n, s in parts.items()}
             check = all_reduce_sum(torch.stack([t.detach() for t in terms.values()]), ctx) / ctx.world_size
             if not torch.isfinite(check).all():  # every process sees the same values: all stop
                 bad = {n: v.item() for n, v in zip(terms, check)}

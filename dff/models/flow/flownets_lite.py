@@ -67,8 +67,9 @@ class FlowNetSLite(FlowNet):
         cat = torch.cat((skip, up, resize_flow(flow, skip.shape[-2:])), 1)
         return cat, predict(cat)
 
-    def estimate(self, current: torch.Tensor, key: torch.Tensor, out_size: tuple[int, int]):
-        """(flow, scale or None) on the out_size grid."""
+    def _decode(self, current: torch.Tensor, key: torch.Tensor):
+        """Flows of the decoder levels (coarse to fine, each in pixels of its own grid) and the
+        finest level's features."""
         x = self.resized(torch.cat((current, key), 1))  # resized first: normalising fewer pixels is cheaper
         x = (x - self.mean) / self.std
         x1 = self.conv1(x)
@@ -80,7 +81,17 @@ class FlowNetSLite(FlowNet):
         cat4, flow4 = self._refine(x5, x4, flow5, self.deconv4, self.predict4)
         cat3, flow3 = self._refine(cat4, x3, flow4, self.deconv3, self.predict3)
         cat2, flow2 = self._refine(cat3, x2, flow3, self.deconv2, self.predict2)
-        flow = resize_flow(flow2, out_size)
+        return [flow5, flow4, flow3, flow2], cat2
+
+    def pyramid(self, current: torch.Tensor, key: torch.Tensor) -> list[torch.Tensor]:
+        """Flow current -> key at every decoder level, coarse to fine, in pixels of each level's
+        grid (FlowNet's multi-scale supervision, train.objective flow)."""
+        return self._decode(current, key)[0]
+
+    def estimate(self, current: torch.Tensor, key: torch.Tensor, out_size: tuple[int, int]):
+        """(flow, scale or None) on the out_size grid."""
+        flows, cat2 = self._decode(current, key)
+        flow = resize_flow(flows[-1], out_size)
         if self.scale is None:
             return flow, None
         scale = F.interpolate(self.scale(cat2), size=out_size, mode="bilinear", align_corners=False)

@@ -43,7 +43,8 @@ def test_every_trainable_parameter_gets_a_gradient_at_key_offset_zero(tiny_cfg, 
     unused = {n for n, p in net.named_parameters() if not p.requires_grad}
     assert unused == {n for n, _ in net.named_parameters() if any(n.startswith(f + ".") for f in fixed)}
     clip = torch.rand(2, window, 3, 48, 48)
-    outs = forward(clip, torch.zeros(2, dtype=torch.long))  # every sample is its own key
+    label = torch.zeros(2, 48, 48, dtype=torch.long)
+    outs = forward(clip, label, torch.zeros(2, dtype=torch.long))  # every sample is its own key
     sum(o.sum() for o in outs.values()).backward()
     missing = [n for n, p in net.named_parameters() if p.requires_grad and p.grad is None]
     assert missing == []
@@ -51,12 +52,14 @@ def test_every_trainable_parameter_gets_a_gradient_at_key_offset_zero(tiny_cfg, 
 
 def test_a_batch_without_labelled_pixels_gives_zero_loss_not_nan(tiny_cfg):
     net = model_from_config(tiny_cfg, 3).train()
-    logits = TrainForward(net, "propagated")(torch.rand(2, 2, 3, 48, 48), torch.tensor([0, 1]))["ce"]
-    label = torch.full((2, 48, 48), 255)
-    loss = pixel_ce(logits, label, 255, (label != 255).sum().float())
+    forward = TrainForward(net, "propagated")
+    clip, offset, label = torch.rand(2, 2, 3, 48, 48), torch.tensor([0, 1]), torch.full((2, 48, 48), 255)
+    loss = forward(clip, label, offset)["ce"] / forward.count(label).clamp(min=1)  # as train_step divides
     loss.backward()
     assert loss.item() == 0.0
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+    logits = net(clip, offset)
+    assert pixel_ce(logits, label, 255).item() == 0.0
     assert torch.isnan(torch.nn.functional.cross_entropy(logits, label, ignore_index=255))  # mean would
 
 
