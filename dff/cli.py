@@ -14,9 +14,13 @@ def _config(args) -> dict:
 
 
 def cmd_train(args) -> None:
+    from .data.outputs import prepare_run_dir
     from .engine.train import train
     cfg = _config(args)
     work_dir = args.work_dir or Path("runs") / Path(args.config).stem
+    if args.resume and args.overwrite:
+        raise ValueError("--resume continues a run and --overwrite replaces it: give one")
+    prepare_run_dir(work_dir, args.resume, args.overwrite)
     res = train(cfg, work_dir, device=args.device, resume=args.resume)
     if res["best_metric"] == float("-inf"):  # train.val_every=0, or a torchrun rank other than 0
         print(f"trained to iteration {res['iteration']}; checkpoints in {res['work_dir']}")
@@ -32,6 +36,7 @@ def cmd_eval(args) -> None:
     from .engine.evaluate import evaluate, evaluate_stream, format_table, write_json
     from .engine.policies import build_policy
     cfg = _config(args)
+    _check_json(args)
     dev = select_device(args.device)
     if cfg["train"]["objective"] == "flow":
         return _eval_flow(args, cfg, dev)
@@ -54,6 +59,14 @@ def cmd_eval(args) -> None:
     if args.json:
         write_json(res, args.json)
         print(f"wrote {args.json}")
+
+
+def _check_json(args) -> None:
+    """--json PATH: refused before any work when it exists (without --overwrite), is a folder, or
+    is one of the command's inputs."""
+    from .data.outputs import check_file
+    if args.json:
+        check_file(args.json, args.overwrite, {"config": args.config, "checkpoint": getattr(args, "checkpoint", None)})
 
 
 def _eval_flow(args, cfg: dict, dev) -> None:
@@ -87,10 +100,12 @@ def _motion_edges(text: str) -> list[float] | None:
 
 
 def cmd_infer(args) -> None:
+    from .data.outputs import refuse_inputs
     from .engine.infer import infer_video
     cfg = _config(args)
     # A bare number is a webcam index unless a file of that name exists.
     source = int(args.input) if args.input.isdigit() and not Path(args.input).exists() else args.input
+    refuse_inputs(args.output, {"config": args.config})  # infer_video checks the input and checkpoint
     res = infer_video(cfg, args.checkpoint, source, args.output, key_interval=args.key_interval,
                       overwrite=args.overwrite, device=args.device, alpha=args.alpha,
                       show_flow=args.show_flow, mode=args.mode, palette=args.palette,
@@ -103,6 +118,7 @@ def cmd_bench(args) -> None:
     from .engine.bench import bench, format_bench
     from .engine.evaluate import write_json
     cfg = _config(args)
+    _check_json(args)
     h, w = (int(v) for v in args.size.lower().split("x"))
     ks = [int(v) for v in args.key_intervals.split(",")]
     res = bench(cfg, (h, w), ks, reps=args.reps, device=args.device)
@@ -170,12 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue a run exactly: 'auto' takes the newest loadable checkpoint in the work "
                         "dir (starting afresh when there is none), PATH a given one (model.load_from "
                         "initialises weights only)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in a work dir that holds an earlier run, removing that run's files")
     p.set_defaults(fn=cmd_train)
 
     p = sub.add_parser("eval", help="mIoU per key-frame distance on the val split")
     _common(p, checkpoint=True)
     p.add_argument("--key-interval", type=int, help="K: distances 0..K-1 (default model.key_interval)")
     p.add_argument("--json", help="write the results as JSON here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--policy", action="append", choices=["fixed"],
                    help="also run the val clips as videos under this key-frame policy")
     p.add_argument("--motion-bins", type=_motion_edges, default=[2.0, 8.0], metavar="EDGES|none",
@@ -211,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key-intervals", default="1,5,10", help="comma-separated k values")
     p.add_argument("--reps", type=int, default=5, help="timed repetitions per module")
     p.add_argument("--json", help="write the results as JSON here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.set_defaults(fn=cmd_bench)
 
     p = sub.add_parser("demo", help="synthetic data -> train -> eval -> segmentation video")
@@ -255,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     args.overrides = rest
     try:
         return args.fn(args) or 0
-    except (ConfigError, FileNotFoundError, FileExistsError, ValueError, ImportError, FloatingPointError) as e:
+    except (ConfigError, OSError, ValueError, ImportError, FloatingPointError) as e:  # OSError: I/O, one line
         print(f"dff {args.command}: error: {e}", file=sys.stderr)
         return 1
 

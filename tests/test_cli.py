@@ -29,7 +29,7 @@ def test_eval_command_against_the_teacher_and_by_motion(tiny_run, tmp_path, caps
     assert res["agreement_by_distance"][0] == 1.0 and "mean_agreement" in res and "agreement" in res["miou_by_motion"][0]
     printed = capsys.readouterr().out
     assert "agree d=1" in printed and "motion 2-8 px" in printed and "DFF d=1" in printed
-    assert main(base + ["--motion-bins", "none", "--json", str(out)]) == 0
+    assert main(base + ["--motion-bins", "none", "--json", str(out), "--overwrite"]) == 0
     assert not {"motion_bins", "miou_by_motion", "agreement_by_distance"} & set(json.loads(out.read_text()))
     assert main(base + ["--motion-bins", "8,2"]) == 1
     assert "motion bins must be increasing" in capsys.readouterr().err
@@ -45,7 +45,7 @@ def test_eval_of_a_flow_config_reports_end_point_error(synthetic_root, tmp_path,
     assert main(["eval", str(cfg), "model.flow=zero", "--json", str(out)]) == 0
     zero = json.loads(out.read_text())
     assert zero["epe"] == pytest.approx(zero["true_magnitude"]) and zero["predicted_magnitude"] == 0.0
-    assert main(["eval", str(cfg), "model.flow=dis", "model.flow_scale=1.0", "--json", str(out)]) == 0
+    assert main(["eval", str(cfg), "model.flow=dis", "model.flow_scale=1.0", "--json", str(out), "--overwrite"]) == 0
     assert json.loads(out.read_text())["epe"] < zero["epe"]
     assert "EPE" in capsys.readouterr().out
     assert main(["eval", str(cfg)]) == 1  # a learned flow net needs its checkpoint

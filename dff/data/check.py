@@ -9,9 +9,11 @@ from .labels import map_raw, read_label_image
 
 
 def image_size(path) -> tuple[int, int]:
-    """(h, w) of an image from its header, naming the file when unreadable."""
+    """(h, w) of an image decoded in full (a truncated file has a sound header), naming the file
+    when unreadable."""
     try:
         with Image.open(path) as img:
+            img.load()
             return img.height, img.width
     except (OSError, SyntaxError) as e:
         raise ValueError(f"{path}: unreadable image ({e})") from e
@@ -20,7 +22,7 @@ def image_size(path) -> tuple[int, int]:
 def check_clips(clips: list[Clip], lut: np.ndarray) -> dict:
     """Frames and labels of a split's clips: counts, raw label values found, problems.
 
-    Each frame in a clip's range is opened (header only); each label is decoded, mapped through
+    Each frame in a clip's range is decoded in full; each label is decoded, mapped through
     lut and compared in size with its frame. Frames shared by overlapping clips count once. A
     video clip's frames were counted by decoding when the clip was built. clips: (name, frames
     in the split) of each clip.

@@ -14,17 +14,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .outputs import MARKER, mark
 from .palettes import png_palette
 from .video_writer import CommitOnExit
 
 
 def _check_replaceable(path: Path, overwrite: bool) -> None:
-    """Refuse a non-folder, a non-empty folder without overwrite, or one holding non-PNG files."""
+    """Refuse a non-folder, a non-empty folder without overwrite, one holding more than label
+    PNGs, or one dff did not write (no outputs.MARKER: a folder of input frames, say)."""
     if not path.exists():
         return
     if not path.is_dir():
         raise FileExistsError(f"{path}: exists and is not a folder")
-    entries = list(path.iterdir())
+    entries = [p for p in path.iterdir() if p.name != MARKER]
     if entries and not overwrite:
         raise FileExistsError(f"{path}: already holds {len(entries)} entries; pass overwrite "
                               "(--overwrite) to replace the folder")
@@ -32,6 +34,8 @@ def _check_replaceable(path: Path, overwrite: bool) -> None:
     if others:  # overwrite replaces label folders, never a folder with anything else in it
         raise FileExistsError(f"{path}: holds more than label PNGs ({', '.join(sorted(others)[:3])}"
                               f"{', ...' if len(others) > 3 else ''}); not replacing it")
+    if entries and not (path / MARKER).is_file():
+        raise FileExistsError(f"{path}: holds PNGs dff did not write (no {MARKER}); not replacing it")
 
 
 class LabelPngWriter(CommitOnExit):
@@ -47,6 +51,7 @@ class LabelPngWriter(CommitOnExit):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp: Path | None = self._sibling("tmp")
         self._tmp.mkdir()  # plain mkdir, unlike mkdtemp, gives the umask's permissions
+        mark(self._tmp)
         self.frames_written = 0
 
     def _sibling(self, tag: str) -> Path:
@@ -73,7 +78,7 @@ class LabelPngWriter(CommitOnExit):
 
     def _verify(self, tmp: Path) -> None:
         """Every PNG is there and opens as a palette image of the expected size."""
-        files = sorted(tmp.iterdir())
+        files = sorted(f for f in tmp.iterdir() if f.name != MARKER)
         if len(files) != self.frames_written or not files:
             raise ValueError(f"{self.path}: wrote {self.frames_written} label PNGs, found {len(files)}")
         for f in (files[0], files[-1]):

@@ -61,6 +61,10 @@ def load_weights(model: torch.nn.Module, ckpt: dict, path: str | Path, partial: 
     only theirs are reported missing.
     """
     state = ckpt["model"]
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:  # a diverged run's weights would segment silently wrong
+        raise ValueError(f"{path}: non-finite weights in {len(bad)} tensors ({', '.join(bad[:4])}"
+                         f"{', ...' if len(bad) > 4 else ''})")
     if skip is not None:
         state = {k: v for k, v in state.items() if not k.startswith(skip + ".")}
     if only is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -197,7 +198,13 @@ def format_table(res: dict) -> str:
 
 
 def write_json(obj: dict, path: str | Path) -> None:
-    """Write a result dict as indented JSON, creating the folder."""
+    """Write a result dict as indented JSON, creating the folder; atomically (temp file, then
+    rename), so an interrupted write never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from torchvision.utils import flow_to_image
 from tqdm import tqdm
 
 from ..data.label_writer import LabelPngWriter
+from ..data.outputs import refuse_inputs
 from ..data.palettes import get_palette, overlay
 from ..data.video import VideoReader
 from ..data.video_writer import VideoWriter
@@ -59,6 +60,7 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if show_flow and mode == "labels":
         raise ValueError("show_flow draws into a video; mode 'labels' writes PNGs")
+    refuse_inputs(output, {"input": source, "checkpoint": checkpoint})
     dev = select_device(device)
     model, ckpt = load_trained(cfg, checkpoint, dev)
     pal_name = palette or model.palette

@@ -1,3 +1,5 @@
+import shutil
+
 import cv2
 import numpy as np
 import pytest
@@ -82,7 +84,7 @@ def folder(synthetic_root):
 
 def read_labels(folder) -> list[np.ndarray]:
     """Class ids of every label PNG in a folder, in name order."""
-    return [np.array(Image.open(p)) for p in sorted(folder.iterdir())]
+    return [np.array(Image.open(p)) for p in sorted(folder.glob("*.png"))]
 
 
 def test_side_by_side_puts_the_colour_mask_right_of_the_frame(tiny_run, tiny_cfg, folder, tmp_path):
@@ -100,7 +102,7 @@ def test_labels_are_palette_pngs_and_the_colour_video_draws_them(tiny_run, tiny_
     ckpt, labels_dir = tiny_run / "best.pt", tmp_path / "labels"
     res = infer_video(tiny_cfg, ckpt, folder, labels_dir, mode="labels", palette="camvid", progress=False)
     assert res["frames_written"] == 8 and res["palette"] == "camvid"
-    assert sorted(p.name for p in labels_dir.iterdir()) == [f"{i:05d}.png" for i in range(8)]
+    assert sorted(p.name for p in labels_dir.iterdir()) == [".dff-output"] + [f"{i:05d}.png" for i in range(8)]
     with Image.open(labels_dir / "00000.png") as im:
         assert im.mode == "P" and im.size == (64, 48)
         assert im.getpalette()[:33] == camvid_palette().reshape(-1).tolist()
@@ -126,7 +128,33 @@ def test_label_folders_are_not_replaced_unasked(tiny_run, tiny_cfg, folder, tmp_
         infer_video(tiny_cfg, ckpt, folder, out, mode="labels", overwrite=True, progress=False)
     (out / "notes.txt").unlink()
     infer_video(tiny_cfg, ckpt, folder, out, mode="labels", overwrite=True, progress=False)
-    assert len(list(out.iterdir())) == 8 and sorted(p.name for p in tmp_path.iterdir()) == ["labels"]
+    assert len(list(out.glob("*.png"))) == 8 and sorted(p.name for p in tmp_path.iterdir()) == ["labels"]
+    (out / ".dff-output").unlink()  # PNGs dff did not write: --overwrite leaves them
+    with pytest.raises(FileExistsError, match="PNGs dff did not write"):
+        infer_video(tiny_cfg, ckpt, folder, out, mode="labels", overwrite=True, progress=False)
+
+
+def test_an_input_is_never_an_output(tiny_run, tiny_cfg, synthetic_root, tmp_path, capsys):
+    """Finding 3 of issue 14: --output equal to the --input frame folder (PNG frames) or video
+    replaced the input; now refused, --overwrite or not, and the input is unchanged."""
+    from dff.cli import main
+
+    frames = tmp_path / "frames"
+    shutil.copytree(sorted((synthetic_root / "val").iterdir())[0] / "frames", frames)
+    before = {p.name: p.read_bytes() for p in frames.iterdir()}
+    cfg, ckpt = str(tiny_run / "config.yaml"), str(tiny_run / "best.pt")
+    for out in (frames, frames / "labels"):
+        assert main(["infer", cfg, "--checkpoint", ckpt, "--input", str(frames), "--output", str(out),
+                     "--mode", "labels", "--overwrite"]) == 1
+        assert "dff never writes onto its inputs" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in frames.iterdir()} == before
+    video = tmp_path / "in.mp4"
+    infer_video(tiny_cfg, ckpt, frames, video, progress=False)
+    data = video.read_bytes()
+    for out in (video, tiny_run / "best.pt"):
+        assert main(["infer", cfg, "--checkpoint", ckpt, "--input", str(video), "--output", str(out),
+                     "--overwrite"]) == 1
+    assert video.read_bytes() == data
 
 
 def test_bad_mode_and_flow_without_video_are_refused(tiny_run, tiny_cfg, folder, tmp_path):

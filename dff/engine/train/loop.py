@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ...config import ConfigError, save_config
 from ...data.flow_pairs import FlowPairDataset, read_ground_truth
+from ...data.outputs import mark
 from ...data.pairs import PairDataset
 from ..builders import classes_of, load_split, model_from_config, num_classes_of
 from ..checkpoint import describe, load_checkpoint, load_weights, save_checkpoint
@@ -126,8 +127,16 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
     opt = build_optimizer(model, tc)
     sched = build_scheduler(opt, tc)
     scaler = build_scaler(tc["amp"], dev)
+    # Restored before anything is written: a checkpoint that does not fit leaves the run untouched.
+    start, best, last_val = 0, -math.inf, None
+    if resume_from is not None:
+        start, best = restore_training(load_checkpoint(resume_from), resume_from, model, opt, sched, scaler, cfg,
+                                       ctx.rank, ctx.world_size)
+        if ctx.main:
+            print(f"resumed from {resume_from} at iteration {start}")
     if ctx.main:
         work_dir.mkdir(parents=True, exist_ok=True)
+        mark(work_dir)  # what `dff train --overwrite` may replace
         save_config(cfg, work_dir / "config.yaml")
         if loaded is not None:
             (work_dir / "load_from.json").write_text(json.dumps(loaded, indent=1))
@@ -148,12 +157,6 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
     sampler = ShardSampler(dataset, ctx, tc["seed"])
     per_epoch = len(dataset) // ctx.world_size // tc["batch_size"]  # batches
 
-    start, best, last_val = 0, -math.inf, None
-    if resume_from is not None:
-        start, best = restore_training(load_checkpoint(resume_from), model, opt, sched, scaler, cfg,
-                                       ctx.rank, ctx.world_size)
-        if ctx.main:
-            print(f"resumed from {resume_from} at iteration {start}")
     net = wrap_ddp(forward, ctx)
     if tc["compile"]:  # true: inductor; a string names another backend (aot_eager: no codegen)
         net = torch.compile(net, **({"backend": tc["compile"]} if isinstance(tc["compile"], str) else {}))

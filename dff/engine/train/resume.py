@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import load_checkpoint
+from ..checkpoint import load_checkpoint, load_weights
 
 KEEP_PATTERN = re.compile(r"ckpt_(\d+)\.pt")
 
@@ -80,9 +80,11 @@ def resolve_resume(resume: str | Path | None, work_dir: str | Path) -> Path | No
     return path
 
 
-def restore_training(ckpt: dict, model, opt, sched, scaler, cfg: dict, rank: int, world_size: int) -> tuple[int, float]:
-    """Load a checkpoint's full training state into the run's objects; (iteration, best metric)."""
-    model.load_state_dict(ckpt["model"])
+def restore_training(ckpt: dict, path, model, opt, sched, scaler, cfg: dict, rank: int,
+                     world_size: int) -> tuple[int, float]:
+    """Load a checkpoint's full training state (read from path) into the run's objects; (iteration,
+    best metric). Weights that do not fit are a ValueError naming the file and the keys."""
+    load_weights(model, ckpt, path)
     opt.load_state_dict(ckpt["optimizer"])
     sched.load_state_dict(ckpt["scheduler"])
     scaler.load_state_dict(ckpt["scaler"])

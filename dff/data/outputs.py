@@ -1,0 +1,65 @@
+"""One output policy for everything dff writes (run folders, --json files, videos, label folders).
+
+Nothing existing is replaced without --overwrite; nothing is written onto or into an input; and
+--overwrite replaces only what dff itself wrote: run and label folders carry a MARKER file.
+Checks run before any work, so a refusal costs seconds, not a finished evaluation.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+MARKER = ".dff-output"
+
+
+def mark(folder: str | os.PathLike) -> None:
+    """Mark a folder as dff's own output (what --overwrite may replace)."""
+    (Path(folder) / MARKER).write_text("written by dff; --overwrite may replace this folder\n")
+
+
+def is_ours(folder: Path) -> bool:
+    """A folder dff wrote: its marker, or (run folders of earlier versions) its config.yaml."""
+    return (folder / MARKER).is_file() or (folder / "config.yaml").is_file()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def refuse_inputs(output: str | os.PathLike, inputs: dict) -> None:
+    """FileExistsError when output is one of the inputs (name -> path or None), or lies inside an
+    input folder, or holds an input."""
+    out = Path(output).resolve()
+    for what, path in inputs.items():
+        if path is None or isinstance(path, int):  # absent, or a webcam index
+            continue
+        src = Path(path).resolve()
+        if _inside(out, src) or _inside(src, out):
+            raise FileExistsError(f"{output}: is or overlaps the {what} ({path}); dff never writes onto its inputs")
+
+
+def check_file(path: str | os.PathLike, overwrite: bool, inputs: dict | None = None) -> None:
+    """An output file path dff may write: not an input, not a folder, not existing unless overwrite."""
+    refuse_inputs(path, inputs or {})
+    p = Path(path)
+    if p.is_dir():
+        raise FileExistsError(f"{p}: is a folder; give a file path")
+    if p.exists() and not overwrite:
+        raise FileExistsError(f"{p}: already exists; pass --overwrite to replace it")
+
+
+def prepare_run_dir(work_dir: str | os.PathLike, resume, overwrite: bool) -> None:
+    """A run folder `dff train` may write into: new or empty; with --resume, any; with --overwrite,
+    an earlier dff run, removed entirely first (no file of it stays beside the new one's)."""
+    work_dir = Path(work_dir)
+    if work_dir.exists() and not work_dir.is_dir():
+        raise FileExistsError(f"{work_dir}: exists and is not a folder")
+    if not work_dir.exists() or not any(work_dir.iterdir()) or resume:
+        return
+    if not overwrite:
+        raise FileExistsError(f"{work_dir}: holds an earlier run; continue it with --resume auto, or start "
+                              "afresh with --overwrite (removes that run's files)")
+    if not is_ours(work_dir):
+        raise FileExistsError(f"{work_dir}: is not a dff run folder (no {MARKER} or config.yaml); not replacing it")
+    shutil.rmtree(work_dir)

@@ -1,0 +1,121 @@
+"""The output policy: nothing replaced unasked, nothing written onto an input, --overwrite only
+replaces what dff wrote. Findings 1-3 of issue 14, as a user met them, through the CLI."""
+import hashlib
+import json
+
+import pytest
+
+from dff.cli import main
+from dff.data.outputs import MARKER, check_file, prepare_run_dir, refuse_inputs
+
+
+def _digest(path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_check_file_and_refuse_inputs(tmp_path):
+    out = tmp_path / "r.json"
+    check_file(out, overwrite=False)  # new: fine
+    out.write_text("{}")
+    with pytest.raises(FileExistsError, match="r.json: already exists; pass --overwrite"):
+        check_file(out, overwrite=False)
+    check_file(out, overwrite=True)
+    with pytest.raises(FileExistsError, match="is a folder"):
+        check_file(tmp_path, overwrite=True)
+    with pytest.raises(FileExistsError, match="is or overlaps the checkpoint"):
+        check_file(out, overwrite=True, inputs={"checkpoint": str(out)})
+    with pytest.raises(FileExistsError, match="is or overlaps the input"):  # into an input folder
+        refuse_inputs(tmp_path / "frames" / "labels", {"input": tmp_path / "frames"})
+    refuse_inputs(tmp_path / "labels", {"input": tmp_path / "frames", "webcam": 0, "none": None})
+
+
+def test_prepare_run_dir(tmp_path):
+    run = tmp_path / "run"
+    prepare_run_dir(run, resume=None, overwrite=False)  # absent
+    run.mkdir()
+    prepare_run_dir(run, resume=None, overwrite=False)  # empty
+    (run / "best.pt").write_bytes(b"x")
+    with pytest.raises(FileExistsError, match="--resume auto, or start afresh with --overwrite"):
+        prepare_run_dir(run, resume=None, overwrite=False)
+    prepare_run_dir(run, resume="auto", overwrite=False)
+    with pytest.raises(FileExistsError, match="not a dff run folder"):  # someone else's folder
+        prepare_run_dir(run, resume=None, overwrite=True)
+    assert (run / "best.pt").exists()
+    (run / MARKER).write_text("")
+    prepare_run_dir(run, resume=None, overwrite=True)
+    assert not run.exists()
+
+
+def test_train_into_an_earlier_run_refuses_and_overwrite_starts_clean(tiny_run, tmp_path, capsys, one_thread):
+    """Finding 1: a second `dff train` into a run folder silently replaced its best.pt and left the
+    old run's ckpt_*.pt beside the new ones."""
+    cfg, run = str(tiny_run / "config.yaml"), tmp_path / "run"
+    assert main(["train", cfg, "--work-dir", str(run), "train.keep_last=5", "train.save_every=1"]) == 0
+    kept = {p.name: _digest(p) for p in run.iterdir() if p.is_file()}
+    assert main(["train", cfg, "--work-dir", str(run), "train.iters=1"]) == 1
+    err = capsys.readouterr().err
+    assert "holds an earlier run; continue it with --resume auto, or start afresh with --overwrite" in err
+    assert {p.name: _digest(p) for p in run.iterdir() if p.is_file()} == kept
+    assert main(["train", cfg, "--work-dir", str(run), "--resume", "auto", "--overwrite"]) == 1
+    assert main(["train", cfg, "--work-dir", str(run), "--overwrite", "train.save_every=2"]) == 0
+    assert "ckpt_000001.pt" in kept and not (run / "ckpt_000001.pt").exists()  # nothing of the old run left
+    assert (run / MARKER).is_file()
+
+
+def test_json_never_replaces_a_file_unasked_nor_an_input(tiny_run, tmp_path, capsys):
+    """Finding 2: `dff eval C --checkpoint K --json K` turned the checkpoint into JSON."""
+    cfg, ckpt = str(tiny_run / "config.yaml"), tiny_run / "best.pt"
+    digest = _digest(ckpt)
+    base = ["eval", cfg, "--checkpoint", str(ckpt), "--motion-bins", "none"]
+    for target in (ckpt, tiny_run / "config.yaml"):
+        assert main(base + ["--json", str(target), "--overwrite"]) == 1
+        assert "dff never writes onto its inputs" in capsys.readouterr().err
+    assert _digest(ckpt) == digest
+    out = tmp_path / "e.json"
+    out.write_text("mine")
+    assert main(base + ["--json", str(out)]) == 1
+    assert "e.json: already exists; pass --overwrite" in capsys.readouterr().err and out.read_text() == "mine"
+    assert main(base + ["--json", str(out), "--overwrite"]) == 0
+    assert "mean_miou" in json.loads(out.read_text())
+    assert main(["bench", cfg, "--size", "32x32", "--reps", "1", "--key-intervals", "2", "--json", str(out)]) == 1
+    assert main(base + ["--json", str(tmp_path)]) == 1 and "is a folder" in capsys.readouterr().err
+
+
+def test_a_resume_that_does_not_fit_changes_nothing(tiny_run, tmp_path, capsys, one_thread):
+    """Finding 5: a resume with another num_classes raised a raw RuntimeError after config.yaml had
+    been overwritten with the wrong config."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    kept = {p.name: _digest(p) for p in run.iterdir() if p.is_file()}
+    assert main(["train", str(run / "config.yaml"), "--work-dir", str(run), "--resume", "auto",
+                 "model.num_classes=5", "train.iters=4"]) == 1
+    err = capsys.readouterr().err
+    assert "weights do not fit the configured model" in err and "Traceback" not in err
+    assert {p.name: _digest(p) for p in run.iterdir() if p.is_file()} == kept
+
+
+def test_io_errors_truncated_frames_and_non_finite_weights_are_one_line(tiny_run, synthetic_root, tmp_path, capsys):
+    """Findings 6, 9 and 12: an output under a file, a truncated frame PNG (sound header) and a
+    checkpoint with NaN weights each give one line naming the file, exit status 1."""
+    import shutil
+
+    import torch
+
+    (tmp_path / "file").write_text("x")
+    cfg = str(tiny_run / "config.yaml")
+    assert main(["train", cfg, "--work-dir", str(tmp_path / "file" / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "file" in err and "Traceback" not in err
+    root = tmp_path / "set"
+    shutil.copytree(synthetic_root, root)
+    frame = sorted((root / "val").glob("*/frames/00003.png"))[0]
+    frame.write_bytes(frame.read_bytes()[:200])
+    assert main(["check-data", cfg, f"data.root={root}"]) == 1
+    assert f"{frame}: unreadable image" in capsys.readouterr().out
+    ckpt = torch.load(tiny_run / "best.pt", weights_only=True)
+    ckpt["model"]["head.weight" if "head.weight" in ckpt["model"] else next(iter(ckpt["model"]))].fill_(float("nan"))
+    torch.save(ckpt, tmp_path / "nan.pt")
+    assert main(["eval", cfg, "--checkpoint", str(tmp_path / "nan.pt"), "--motion-bins", "none"]) == 1
+    assert "nan.pt: non-finite weights in 1 tensors" in capsys.readouterr().err
