@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .config import ConfigError, load_config
@@ -33,7 +35,7 @@ def cmd_train(args) -> None:
 
 def cmd_eval(args) -> None:
     from .engine.builders import attach_ground_truth_flow, load_split, load_trained, select_device
-    from .engine.evaluate import evaluate, evaluate_stream, format_table, write_json
+    from .engine.evaluate import check_distances, evaluate, evaluate_stream, format_table, write_json
     from .engine.policies import build_policy
     cfg = _config(args)
     _check_json(args)
@@ -43,6 +45,7 @@ def cmd_eval(args) -> None:
     model, ckpt = load_trained(cfg, args.checkpoint, dev)
     k = args.key_interval or cfg["model"]["key_interval"]
     store, n = load_split(cfg, "val"), int(ckpt["num_classes"])
+    check_distances(store, k)
     attach_ground_truth_flow(model, store)
     teacher = args.against == "teacher"
     if not teacher and not any(store.labels):
@@ -265,6 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the process is (a BaseException: nothing catches it by accident)."""
+
+
+def _terminated(signum, frame):
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # Overrides may sit anywhere among the options, so they are what parse_known_args leaves.
@@ -273,11 +284,22 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         parser.error(f"unrecognized arguments: {' '.join(bad)} (config overrides are key=value)")
     args.overrides = rest
+    # SIGTERM unwinds like Ctrl-C, so every writer's temp-file cleanup (on BaseException) runs.
+    previous = signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() else None
     try:
         return args.fn(args) or 0
     except (ConfigError, OSError, ValueError, ImportError, FloatingPointError) as e:  # OSError: I/O, one line
         print(f"dff {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"dff {args.command}: interrupted; finished outputs kept, temp files removed", file=sys.stderr)
+        return 130
+    except Terminated:
+        print(f"dff {args.command}: terminated; finished outputs kept, temp files removed", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -151,3 +152,35 @@ def test_infer_command_modes_and_refusals(tiny_run, synthetic_root, tmp_path, ca
     assert main(base + ["--output", str(labels), "--mode", "labels"]) == 1
     assert "labels: already holds 8 entries" in capsys.readouterr().err
     assert main(base + ["--output", str(labels), "--mode", "labels", "--overwrite", "--alpha", "0.3"]) == 0
+
+
+@pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_sigterm_and_ctrl_c_stop_with_one_line_and_no_temp_files(tiny_cfg, tiny_run, tmp_path, sig, code):
+    """Finding 11 of issue 14: SIGTERM left hidden temp files and Ctrl-C printed a traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "dff", "train", str(tiny_run / "config.yaml"), "--work-dir", str(run),
+           "--device", "cpu", "train.iters=100000", "train.val_every=0", "train.save_every=1", "train.keep_last=2"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())})
+    deadline = time.time() + 120
+    while not (run / "ckpt_000003.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err[-2000:]
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("dff train: ")
+    assert not [p.name for p in run.iterdir() if "tmp" in p.name]
+    torch.load(run / "last.pt", weights_only=True)  # what was finished is whole
+
+
+def test_val_clips_shorter_than_the_key_interval_are_an_error_at_start(tiny_run, capsys):
+    """Finding 10: val clips shorter than the key interval gave a NaN mean mIoU."""
+    cfg, ckpt = str(tiny_run / "config.yaml"), str(tiny_run / "best.pt")
+    assert main(["eval", cfg, "--checkpoint", ckpt, "--key-interval", "9", "--motion-bins", "none"]) == 1
+    assert "longest clip has 8 frames, fewer than the key interval 9" in capsys.readouterr().err

@@ -27,6 +27,17 @@ def propagate_batch(model, state, frames: torch.Tensor) -> torch.Tensor:
     return model.logits(model.propagate(state.expand(len(frames)), frames))
 
 
+def check_distances(store: FrameStore, key_interval: int) -> None:
+    """ValueError unless every key distance 0..K-1 has a frame to score in the split (a labelled
+    frame, or any frame of unlabelled footage) whose key lies in the same clip: shorter clips
+    would average a NaN into the mean."""
+    longest = max((clip.end - clip.start for clip in store.clips), default=0)
+    if longest < key_interval:
+        raise ValueError(f"the val split's longest clip has {longest} frames, fewer than the key interval "
+                         f"{key_interval}: distances {longest}..{key_interval - 1} have no frame to score; "
+                         "lower model.key_interval (or --key-interval) or give longer val clips")
+
+
 # evaluate's mIoU results; None when the split has no labelled frame (agreement still works).
 LABEL_KEYS = ("per_frame_miou", "miou_by_distance", "mean_miou", "ratio", "per_class_iou_per_frame", "update_miou")
 

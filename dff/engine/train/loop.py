@@ -22,7 +22,7 @@ from ...data.outputs import mark
 from ...data.pairs import PairDataset
 from ..builders import classes_of, load_split, model_from_config, num_classes_of
 from ..checkpoint import describe, load_checkpoint, load_weights, save_checkpoint
-from ..evaluate import evaluate
+from ..evaluate import check_distances, evaluate
 from ..flow_epe import evaluate_flow, format_flow
 from .distributed import (ShardSampler, barrier, convert_sync_bn, epoch_batches, gather_objects,
                           setup_distributed, teardown, wrap_ddp)
@@ -143,6 +143,8 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
 
     train_store = load_split(cfg, "train")
     val_store = load_split(cfg, "val") if ctx.main and tc["val_every"] else None
+    if val_store is not None and tc["objective"] != "flow":
+        check_distances(val_store, k)
     if tc["objective"] == "flow":
         dataset = FlowPairDataset(train_store, read_ground_truth(train_store), cfg["data"]["crop_size"],
                                   seed=tc["seed"], jitter=cfg["data"]["jitter"])
