@@ -35,7 +35,7 @@ def cmd_train(args) -> None:
 
 def cmd_eval(args) -> None:
     from .engine.builders import attach_ground_truth_flow, load_split, load_trained, select_device
-    from .engine.evaluate import check_distances, evaluate, evaluate_stream, format_table, write_json
+    from .engine.evaluate import check_distances, evaluate, evaluate_stream, format_table
     from .engine.policies import build_policy
     cfg = _config(args)
     _check_json(args)
@@ -59,9 +59,7 @@ def cmd_eval(args) -> None:
         res[f"stream_{name}"] = s = evaluate_stream(model, store, build_policy(name, k), n, cfg["data"]["ignore_index"], dev)
         print(f"stream {name:<9} k={k}: mIoU {s['miou']:.4f}  key-frame rate {s['key_rate']:.4f} "
               f"({s['key_frames']}/{s['frames']}; key network ran {s['key_runs']} times)")
-    if args.json:
-        write_json(res, args.json)
-        print(f"wrote {args.json}")
+    _write_json(args, res)
 
 
 def _check_json(args) -> None:
@@ -72,12 +70,19 @@ def _check_json(args) -> None:
         check_file(args.json, args.overwrite, {"config": args.config, "checkpoint": getattr(args, "checkpoint", None)})
 
 
+def _write_json(args, res: dict) -> None:
+    """--json PATH, when given (checked by _check_json before the work)."""
+    from .engine.evaluate import write_json
+    if args.json:
+        write_json(res, args.json)
+        print(f"wrote {args.json}")
+
+
 def _eval_flow(args, cfg: dict, dev) -> None:
     """`dff eval` of a train.objective flow config: the flow network's end-point error on the val
     pairs (model.flow=dis or zero need no checkpoint)."""
     from .data.flow_pairs import read_ground_truth
     from .engine.builders import load_split, load_trained, model_from_config, num_classes_of
-    from .engine.evaluate import write_json
     from .engine.flow_epe import evaluate_flow, format_flow
     if args.checkpoint is None and cfg["model"]["flow"] in ("dis", "zero"):
         model = model_from_config(cfg, num_classes_of(cfg))
@@ -87,9 +92,7 @@ def _eval_flow(args, cfg: dict, dev) -> None:
     res = {"flow": cfg["model"]["flow"], "checkpoint": args.checkpoint,
            **evaluate_flow(model.flow_net.to(dev), store, read_ground_truth(store), dev)}
     print(format_flow(res, cfg["model"]["flow"]))
-    if args.json:
-        write_json(res, args.json)
-        print(f"wrote {args.json}")
+    _write_json(args, res)
 
 
 def _motion_edges(text: str) -> list[float] | None:
@@ -119,16 +122,13 @@ def cmd_infer(args) -> None:
 
 def cmd_bench(args) -> None:
     from .engine.bench import bench, format_bench
-    from .engine.evaluate import write_json
     cfg = _config(args)
     _check_json(args)
     h, w = (int(v) for v in args.size.lower().split("x"))
     ks = [int(v) for v in args.key_intervals.split(",")]
     res = bench(cfg, (h, w), ks, reps=args.reps, device=args.device)
     print(format_bench(res))
-    if args.json:
-        write_json(res, args.json)
-        print(f"wrote {args.json}")
+    _write_json(args, res)
 
 
 def cmd_demo(args) -> None:

@@ -1,15 +1,13 @@
 """Flow pretraining samples: consecutive frames of a synthetic set with their ground-truth flow."""
 from __future__ import annotations
 
-import random
-
 import cv2
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
 from ..ops import resize_flow
 from .flo import read_flo
+from .pairs import SeededSamples
 from .store import FrameStore, to_float
 from .transforms import clip_jitter, flow_crop_flip
 
@@ -43,13 +41,13 @@ def read_ground_truth(store: FrameStore) -> list[dict[int, torch.Tensor]]:
     return out
 
 
-class FlowPairDataset(Dataset):
+class FlowPairDataset(SeededSamples):
     """(window, target, offset) samples for train.objective flow, as FlyingChairs pairs.
 
     window (2, 3, H, W) float in [0, 1] is (frame t - 1, frame t): the key first, the current
     last, as PairDataset's; target (3, H, W) is frame t's ground-truth flow into t - 1 and its
     valid mask; offset is 1. One random crop, flip and colour jitter per sample, drawn from
-    random.Random seeded by (seed, epoch, idx), as PairDataset's.
+    SeededSamples.sample_rng, as PairDataset's.
 
     Args:
         store: decoded clips of a synthetic set.
@@ -67,15 +65,8 @@ class FlowPairDataset(Dataset):
         if not self.items:
             raise ValueError("no frame pairs in this split (every clip needs 2 frames)")
 
-    def set_epoch(self, epoch: int) -> None:
-        """Select the draws of another pass over the data (call before each epoch)."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
     def __getitem__(self, idx: int):
-        rng = random.Random(f"{self.seed}/{self.epoch}/{idx}")
+        rng = self.sample_rng(idx)
         c, t = self.items[idx]
         frames = torch.stack([self.store.frames[c][t - 1], self.store.frames[c][t]])
         target = self.truth[c][t]

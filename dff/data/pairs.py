@@ -10,7 +10,26 @@ from .store import FrameStore, to_float
 from .transforms import clip_jitter, paired_crop_flip, paired_scale
 
 
-class PairDataset(Dataset):
+class SeededSamples(Dataset):
+    """Samples `items` whose random draws come from (seed, epoch, idx) alone (set `seed`, `items`)."""
+
+    seed: int
+    items: list
+    epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the draws of another pass over the data (call before each epoch)."""
+        self.epoch = int(epoch)
+
+    def sample_rng(self, idx: int) -> random.Random:
+        """The generator of sample idx in the current epoch (string seeds hash stably)."""
+        return random.Random(f"{self.seed}/{self.epoch}/{idx}")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class PairDataset(SeededSamples):
     """(window, label, offset) samples; the key lies 0..max_offset frames before the current.
 
     Targets are the split's labelled frames, and every frame of unlabeled clips (Clip.labelled
@@ -46,17 +65,6 @@ class PairDataset(Dataset):
         self.items = store.targets()
         if not self.items:
             raise ValueError("no labelled frames in this split (nor frames of unlabeled footage)")
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the draws of another pass over the data (call before each epoch)."""
-        self.epoch = int(epoch)
-
-    def sample_rng(self, idx: int) -> random.Random:
-        """The generator of sample idx in the current epoch (string seeds hash stably)."""
-        return random.Random(f"{self.seed}/{self.epoch}/{idx}")
-
-    def __len__(self) -> int:
-        return len(self.items)
 
     def __getitem__(self, idx: int):
         rng = self.sample_rng(idx)

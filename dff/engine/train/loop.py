@@ -141,10 +141,10 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
         if loaded is not None:
             (work_dir / "load_from.json").write_text(json.dumps(loaded, indent=1))
 
-    train_store = load_split(cfg, "train")
     val_store = load_split(cfg, "val") if ctx.main and tc["val_every"] else None
     if val_store is not None and tc["objective"] != "flow":
-        check_distances(val_store, k)
+        check_distances(val_store, k)  # before the (larger) train split is decoded
+    train_store = load_split(cfg, "train")
     if tc["objective"] == "flow":
         dataset = FlowPairDataset(train_store, read_ground_truth(train_store), cfg["data"]["crop_size"],
                                   seed=tc["seed"], jitter=cfg["data"]["jitter"])
