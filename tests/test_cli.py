@@ -134,7 +134,7 @@ def test_check_data_lists_every_problem(tmp_path, capsys):
     assert "Seq05VD_f00003.png: label image has mode RGB" in problems[3]
     assert "train: 10 frames, 2 labels; label values [0, 12, 300]" in out
     assert main(["check-data", str(cfg), "data.dataset=kitti"]) == 1
-    assert "valid: davis, synthetic, cityscapes, camvid, folder" in capsys.readouterr().err
+    assert "must be one of `davis`, `synthetic`, `cityscapes`, `camvid`, `folder`" in capsys.readouterr().err
 
 
 def test_infer_command_modes_and_refusals(tiny_run, synthetic_root, tmp_path, capsys):
@@ -184,3 +184,28 @@ def test_val_clips_shorter_than_the_key_interval_are_an_error_at_start(tiny_run,
     cfg, ckpt = str(tiny_run / "config.yaml"), str(tiny_run / "best.pt")
     assert main(["eval", cfg, "--checkpoint", ckpt, "--key-interval", "9", "--motion-bins", "none"]) == 1
     assert "longest clip has 8 frames, fewer than the key interval 9" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["eval", "c.yaml", "--key-interval", "0"], "--key-interval: 0 must be >= 1"),
+    (["eval", "c.yaml", "--key-interval", "-1"], "--key-interval: -1 must be >= 1"),
+    (["infer", "c.yaml", "--input", "a", "--output", "b", "--alpha", "5"], "--alpha: 5 must be in [0, 1]"),
+    (["infer", "c.yaml", "--input", "a", "--output", "b", "--alpha", "nan"], "--alpha: nan must be in [0, 1]"),
+    (["bench", "c.yaml", "--size", "0x0"], "--size: 0x0: height and width must be >= 16"),
+    (["bench", "c.yaml", "--key-intervals", "0"], "--key-intervals: 0 must be >= 1"),
+    (["make-synthetic", "--out", "x", "--train", "-1"], "--train: -1 must be >= 1"),
+])
+def test_bad_command_line_values_are_refused_by_the_parser(args, words, capsys):
+    """Findings 7 and 8 of issue 14 on the command line: each refused with its option named."""
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    assert e.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_a_device_that_is_not_here_is_one_line(tiny_run, capsys):
+    cfg = str(tiny_run / "config.yaml")
+    assert main(["bench", cfg, "--device", "bogus", "--size", "32x32"]) == 1
+    assert "--device 'bogus': not a device; valid: auto, cpu, cuda" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["bench", cfg, "--device", "cuda", "--size", "32x32"]) == 1
+        assert "--device cuda: no such CUDA device here" in capsys.readouterr().err

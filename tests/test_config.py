@@ -80,7 +80,7 @@ def test_only_true_and_false_are_booleans(tmp_path):
     tc = load_config(p)["train"]
     assert (tc["amp"], tc["channels_last"], tc["compile"]) == ("off", True, False)
     assert load_config(None, ["train.amp=off"])["train"]["amp"] == "off"
-    with pytest.raises(ConfigError, match="'model.scale_field' is true or false, got the string 'no'"):
+    with pytest.raises(ConfigError, match="model.scale_field='no': must be `true` or `false`"):
         load_config(None, ["model.scale_field=no"])
     assert load_config(None, ["train.compile=aot_eager"])["train"]["compile"] == "aot_eager"
 
@@ -134,16 +134,19 @@ def test_dataset_configs_train_and_evaluate_on_sparse_labels(name, tmp_path, cap
     assert load_checkpoint(tmp_path / "run" / "last.pt")["num_classes"] == (19 if "cityscapes" in name else 11)
 
 
-def test_the_key_reference_is_one_source(capsys):
-    from dff.config import DEFAULTS, KEYS
+def test_the_key_reference_is_generated_from_the_schema(capsys):
+    from dff import schema
 
+    keys = [f"{s}.{n}" for s, cls in schema.SECTIONS.items() for n in cls.model_fields]
     assert main(["config"]) == 0
     out = capsys.readouterr().out
-    assert all(f"{key} = " in out for key, _, _ in KEYS) and "model.flow_scale = 0.5" in out
+    assert all(f"{key} = " in out for key in keys) and "model.flow_scale = 0.5" in out
+    assert "allowed: a number > 0 and <= 1" in out
     assert main(["config", "--markdown"]) == 0
     docs = Path(__file__).resolve().parents[1] / "docs" / "config.md"
     assert capsys.readouterr().out == docs.read_text(), "docs/config.md is stale: dff config --markdown > docs/config.md"
-    assert sum(len(section) for section in DEFAULTS.values()) == len(KEYS) == len({k for k, _, _ in KEYS})
+    assert all(f"| `{key}` |" in docs.read_text() for key in keys)
+    assert sum(len(section) for section in DEFAULTS.values()) == len(keys)
 
 
 def test_retired_keys_of_old_runs_are_dropped_with_a_note(tmp_path, capsys):

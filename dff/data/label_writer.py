@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .outputs import MARKER, mark
+from .outputs import MARKER, mark, naming, remove_stale_temps
 from .palettes import png_palette
 from .video_writer import CommitOnExit
 
@@ -48,6 +48,7 @@ class LabelPngWriter(CommitOnExit):
             raise ValueError(f"{self.path}: a PNG palette holds 256 colours, got {len(palette)}")
         self._palette = png_palette(palette)
         _check_replaceable(self.path, overwrite)
+        remove_stale_temps(self.path.parent, self.path.name)  # a killed earlier write's
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp: Path | None = self._sibling("tmp")
         self._tmp.mkdir()  # plain mkdir, unlike mkdtemp, gives the umask's permissions
@@ -67,7 +68,8 @@ class LabelPngWriter(CommitOnExit):
                              f"[{labels.min()}, {labels.max()}], expected {self.size} in 0..255")
         img = Image.fromarray(labels.astype(np.uint8))
         img.putpalette(self._palette)  # turns the "L" image into "P" with these colours
-        img.save(self._tmp / f"{self.frames_written:05d}.png")
+        with naming(self.path):
+            img.save(self._tmp / f"{self.frames_written:05d}.png")
         self.frames_written += 1
 
     def abort(self) -> None:

@@ -7,10 +7,31 @@ Checks run before any work, so a refusal costs seconds, not a finished evaluatio
 from __future__ import annotations
 
 import os
+import re
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 MARKER = ".dff-output"
+
+# The hidden temp names dff's writers use beside a target NAME; a kill -9 leaves them behind.
+_TEMP_NAMES = (r"\.{name}\.[a-z0-9_]{{8}}\.tmp",         # checkpoints (checkpoint._write_atomic)
+               r"\.{name}\.tmp-[a-z0-9_]{{8}}\.\w+",     # videos (VideoWriter)
+               r"\.{name}\.tmp-[0-9a-f]{{8}}",            # label folders (LabelPngWriter)
+               r"\.{name}\.tmp-\d+")                      # --json files (evaluate.write_json)
+
+
+@contextmanager
+def naming(path: str | os.PathLike):
+    """OS errors raised inside name `path` (a failed write() carries no file name): one line with
+    the path and the operating system's reason, e.g. "[Errno 28] No space left on device: 'x.pt'"."""
+    try:
+        yield
+    except OSError as e:
+        temp = e.filename is not None and Path(os.fsdecode(e.filename)).name.startswith(f".{Path(path).name}.")
+        if e.errno is not None and (e.filename is None or temp):  # the user's path, not dff's temp file
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
+        raise
 
 
 def mark(folder: str | os.PathLike) -> None:
@@ -49,12 +70,33 @@ def check_file(path: str | os.PathLike, overwrite: bool, inputs: dict | None = N
         raise FileExistsError(f"{p}: already exists; pass --overwrite to replace it")
 
 
+def remove_stale_temps(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
+    """Remove the temp files and folders a killed dff left in folder (those of target `name`
+    only, or of any); the removed paths."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    names = [t.format(name=re.escape(name) if name else ".+") for t in _TEMP_NAMES]
+    if name and (folder / name).exists():  # a replaced label folder set aside; without the target it is the only copy
+        names.append(rf"\.{re.escape(name)}\.old-[0-9a-f]{{8}}")
+    pattern = re.compile("|".join(names))
+    stale = [p for p in folder.iterdir() if pattern.fullmatch(p.name)]
+    for p in stale:
+        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+    return stale
+
+
 def prepare_run_dir(work_dir: str | os.PathLike, resume, overwrite: bool) -> None:
     """A run folder `dff train` may write into: new or empty; with --resume, any; with --overwrite,
-    an earlier dff run, removed entirely first (no file of it stays beside the new one's)."""
+    an earlier dff run, removed entirely first (no file of it stays beside the new one's). Temp
+    files of a killed run in it are removed."""
     work_dir = Path(work_dir)
     if work_dir.exists() and not work_dir.is_dir():
         raise FileExistsError(f"{work_dir}: exists and is not a folder")
+    if resume and work_dir.is_dir():
+        stale = remove_stale_temps(work_dir)
+        if stale:
+            print(f"{work_dir}: removed {len(stale)} temp file(s) of an interrupted run ({stale[0].name}, ...)")
     if not work_dir.exists() or not any(work_dir.iterdir()) or resume:
         return
     if not overwrite:

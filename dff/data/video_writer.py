@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import tempfile
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .outputs import naming, remove_stale_temps
 from .video import VideoError, VideoReader
 
 CODECS = ("h264", "mp4v")
@@ -128,6 +130,7 @@ class VideoWriter(CommitOnExit):
             raise ValueError(f"{self.path}: {self.codec} needs an even height and width, got "
                              f"{self.size}; pad or resize the frames")
         self._check_target()
+        remove_stale_temps(self.path.parent, self.path.name)  # a killed earlier write's
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Same directory so os.replace is an atomic rename; the suffix picks the container.
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.tmp-", dir=self.path.parent,
@@ -154,7 +157,8 @@ class VideoWriter(CommitOnExit):
         if frame_rgb.shape != (*self.size, 3) or frame_rgb.dtype != np.uint8:
             raise ValueError(f"{self.path}: frame has shape {frame_rgb.shape} dtype {frame_rgb.dtype},"
                              f" expected {(*self.size, 3)} uint8")
-        self._enc.write(np.ascontiguousarray(frame_rgb))
+        with naming(self.path):
+            self._enc.write(np.ascontiguousarray(frame_rgb))
         self.frames_written += 1
 
     def abort(self) -> None:
@@ -177,8 +181,10 @@ class VideoWriter(CommitOnExit):
             for _ in reader:
                 pass
             n, size = reader.frames_read, reader.size
-        except VideoError as e:
-            raise VideoError(f"{self.path}: written video fails to decode ({e})") from e
+        except VideoError as e:  # OpenCV's writer drops write errors: a full disk shows only here
+            free = shutil.disk_usage(self._tmp.parent).free / 2**20
+            raise VideoError(f"{self.path}: written video fails to decode ({e}); {free:.0f} MB free on its "
+                             "disk") from e
         if n != self.frames_written or size != self.size:
             raise VideoError(f"{self.path}: wrote {self.frames_written} frames of {self.size} but "
                              f"decoded {n} frames of {size}")
@@ -189,7 +195,8 @@ class VideoWriter(CommitOnExit):
             return
         try:
             enc, self._enc = self._enc, None
-            enc.close()
+            with naming(self.path):
+                enc.close()
             self._verify()
             self._check_target()  # the path may have appeared while we were writing
             os.chmod(self._tmp, _umask_mode())  # mkstemp made it owner-only

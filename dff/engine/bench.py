@@ -108,6 +108,7 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
         "size": list(size), "device": str(dev), "threads": torch.get_num_threads(),
         "arch": cfg["model"]["arch"], "update_backbone": cfg["model"]["update_backbone"],
         "backbone": cfg["model"]["backbone"], "output_stride": cfg["model"]["output_stride"],
+        "feat_channels": cfg["model"]["feat_channels"],
         "key_network": cfg["model"]["key_network"],
         "flow": cfg["model"]["flow"], "feature_grid": list(feat.shape[-2:]),
         "module_seconds": ms, "key_seconds": t_key, "propagate_seconds": t_prop,

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import torch
 
+from ..config import ConfigError, load_config, saved_config, trained_model_config
 from ..data.datasets import build_clips, class_names, label_lut, spec
 from ..data.flow_pairs import read_ground_truth
 from ..data.labels import lut_reader
@@ -16,10 +17,21 @@ from .checkpoint import load_checkpoint, load_weights
 
 
 def select_device(name: str = "auto") -> torch.device:
-    """'auto' picks CUDA when available."""
+    """'auto' picks CUDA when available; a device this machine lacks is a ValueError."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name!r}: not a device; valid: auto, cpu, cuda, cuda:<index>, mps") from None
+    if dev.type == "cuda" and (not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"--device {name}: no such CUDA device here "
+                         f"({torch.cuda.device_count()} CUDA devices; --device cpu or auto)")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {name}: MPS is not available here (--device cpu or auto)")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"--device {name!r}: unsupported device type; valid: auto, cpu, cuda, cuda:<index>, mps")
+    return dev
 
 
 def num_classes_of(cfg: dict) -> int:
@@ -74,14 +86,49 @@ def has_own_weights(cfg: dict) -> bool:
     return own and m["flow"] in ("dis", "zero") and m["arch"] == "dff"
 
 
+def run_config(config: str | Path | None, overrides: list[str], checkpoint: str | Path | None
+               ) -> tuple[dict, dict | None]:
+    """(config, checkpoint dict or None) of eval, infer and bench. With a checkpoint the trained
+    model's own config, which CONFIG and the overrides may change only in how it runs and on what
+    data (config.trained_model_config); without, CONFIG (a complete pretrained model, or a flow
+    that needs no training)."""
+    given = load_config(config, overrides)  # config errors come before reading a checkpoint
+    if checkpoint is None:
+        if config is None:
+            raise ConfigError("give a CONFIG, or the --checkpoint of a trained model (it holds its config)")
+        return given, None
+    ckpt = load_checkpoint(checkpoint)
+    saved = saved_config(ckpt, f"{checkpoint}: ")
+    if saved is None:  # a checkpoint without its config: CONFIG is all there is
+        if config is None:
+            raise ConfigError(f"{checkpoint}: holds no config; give the CONFIG it was trained with")
+        return given, ckpt
+    if config is None:
+        given = load_config(None, overrides, base=saved)
+    return trained_model_config(saved, given, int(ckpt["num_classes"]), f"{checkpoint}: "), ckpt
+
+
+def check_classes(cfg: dict, num_classes: int) -> None:
+    """Labelled data must have the model's classes: a 7-class model on 4-class data is an error
+    (a dataset that does not know its class count, or has no labels, is not checked)."""
+    d = cfg["data"]
+    if d["dataset"] == "video" or (d["dataset"] == "folder" and d["num_classes"] is None):
+        return
+    data_classes = len(class_names(d["dataset"], d["root"], d["num_classes"]))
+    if data_classes != num_classes:
+        raise ValueError(f"the model predicts {num_classes} classes but the data ({d['dataset']} at {d['root']}) "
+                         f"has {data_classes}")
+
+
 def load_trained(cfg: dict, checkpoint: str | Path | None, device: torch.device, ckpt: dict | None = None):
     """(model, checkpoint dict): the model built from cfg with a checkpoint's weights (num_classes
     from the checkpoint), or, with checkpoint None, a pretrained key network's own (has_own_weights).
     ckpt: the checkpoint already read from `checkpoint` (not read again).
 
-    When cfg names another flow network than the checkpoint was trained with (model.flow=dis
-    on a flownets_lite model, say), the flow net's tensors are not loaded and the swap is
-    reported; every other tensor must fit exactly.
+    The model is built from the checkpoint's own config: cfg may change only how it runs
+    (config.trained_model_config; anything else is a ConfigError). When cfg swaps the flow for one
+    that needs no training (model.flow=dis on a flownets_lite model, say), the flow net's tensors
+    are not loaded and the swap is reported; every other tensor must fit exactly.
     """
     if checkpoint is None:
         if not has_own_weights(cfg):
@@ -92,8 +139,11 @@ def load_trained(cfg: dict, checkpoint: str | Path | None, device: torch.device,
         return model_from_config(cfg, num_classes).to(device).eval(), {"num_classes": num_classes, "config": cfg}
     ckpt = ckpt or load_checkpoint(checkpoint)
     num_classes = int(ckpt.get("num_classes") or num_classes_of(cfg))
+    saved = saved_config(ckpt, f"{checkpoint}: ")
+    if saved is not None:  # what cfg may change on the trained model (run_config has applied it already)
+        cfg = trained_model_config(saved, cfg, num_classes, f"{checkpoint}: ")
     model = model_from_config(cfg, num_classes)
-    trained_flow = ckpt.get("config", {}).get("model", {}).get("flow", cfg["model"]["flow"])
+    trained_flow = saved["model"]["flow"] if saved is not None else cfg["model"]["flow"]
     swapped = trained_flow != cfg["model"]["flow"]
     load_weights(model, ckpt, checkpoint, skip="flow_net" if swapped else None)
     if swapped:

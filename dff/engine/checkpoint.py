@@ -10,13 +10,15 @@ from pathlib import Path
 
 import torch
 
+from ..data.outputs import naming
+
 
 def _write_atomic(data: bytes, path: Path) -> None:
     """Write to a temp file in path's folder, fsync, then os.replace onto path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with naming(path), os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ..data.outputs import naming
 from ..data.store import FrameStore, to_float
 from .metrics import ConfusionMatrix, class_map
 from .motion import MotionBins
@@ -215,7 +216,8 @@ def write_json(obj: dict, path: str | Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+        with naming(path):
+            tmp.write_text(json.dumps(obj, indent=2) + "\n")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

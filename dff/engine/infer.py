@@ -44,7 +44,7 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
                 overwrite: bool = False, device: str = "auto", alpha: float = 0.5,
                 show_flow: bool = False, progress: bool = True, mode: str = "overlay",
                 palette: str | None = None, codec: str | None = None,
-                allow_truncated: bool = False) -> dict:
+                allow_truncated: bool = False, ckpt: dict | None = None) -> dict:
     """Segment every frame of `source` and write `mode` at the input's size and fps.
 
     checkpoint: a trained model's, or None for a config that names a complete pretrained model
@@ -54,7 +54,8 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
     00000.png per frame. palette: voc (= davis), camvid or cityscapes; None picks the model's
     (data.dataset's, or a pretrained key network's). Frames are counted as decoded (never from
     the container header) and every writer verifies its output before it replaces `output`.
-    With show_flow the flow to the key frame is drawn to the right (video modes only).
+    With show_flow the flow to the key frame is drawn to the right (video modes only). ckpt: the
+    checkpoint already read from `checkpoint`.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -62,7 +63,7 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
         raise ValueError("show_flow draws into a video; mode 'labels' writes PNGs")
     refuse_inputs(output, {"input": source, "checkpoint": checkpoint})
     dev = select_device(device)
-    model, ckpt = load_trained(cfg, checkpoint, dev)
+    model, ckpt = load_trained(cfg, checkpoint, dev, ckpt)
     pal_name = palette or model.palette
     pal = get_palette(pal_name)
     if int(ckpt["num_classes"]) > len(pal):

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..config import DEFAULTS, ConfigError, drop_retired, merge
+from ..config import DEFAULTS, ConfigError, merge, saved_config, validate
 from ..data.store import resized_size
 from ..data.video import VideoReader
 from ..models import Segmenter
@@ -103,7 +103,7 @@ def _apply(cfg: dict, overrides: dict) -> tuple[dict, str]:
             raise ConfigError(f"dff.load: unknown override {key!r}; valid: device, "
                               f"{', '.join(sorted([*DEFAULTS['model'], *DEFAULTS['data']]))}")
         cfg[section][key] = value
-    return cfg, device
+    return validate(cfg, "dff.load: "), device
 
 
 def load(source, **overrides) -> VideoSegmenter:
@@ -113,7 +113,8 @@ def load(source, **overrides) -> VideoSegmenter:
     SegformerForSemanticSegmentation) or of a dff model.
 
     overrides: config keys by bare name (key_interval=5, flow="dis", pretrained=None,
-    short_side=520, ...) and device ("auto", "cpu", "cuda").
+    short_side=520, ...) and device ("auto", "cpu", "cuda"); on a dff checkpoint only those that
+    leave what the model learned intact (config.trained_model_config).
     """
     overrides = dict(overrides)
     if isinstance(source, Segmenter):
@@ -128,8 +129,8 @@ def load(source, **overrides) -> VideoSegmenter:
                                    {"model": {"key_network": str(source)}}), overrides)
         model, _ = load_trained(cfg, None, select_device(device))
     else:
-        ckpt = load_checkpoint(source)
-        cfg, device = _apply(merge(DEFAULTS, drop_retired(ckpt.get("config", {}), f"{source}: ")), overrides)
+        ckpt = load_checkpoint(source)  # its own config; load_trained refuses overrides that change what it learned
+        cfg, device = _apply(saved_config(ckpt, f"{source}: ") or DEFAULTS, overrides)
         model, _ = load_trained(cfg, source, select_device(device), ckpt)
     return VideoSegmenter(model, cfg["model"]["key_interval"], cfg["data"]["short_side"], select_device(device),
                           model.class_names, model.palette or "voc")

@@ -119,3 +119,65 @@ def test_io_errors_truncated_frames_and_non_finite_weights_are_one_line(tiny_run
     torch.save(ckpt, tmp_path / "nan.pt")
     assert main(["eval", cfg, "--checkpoint", str(tmp_path / "nan.pt"), "--motion-bins", "none"]) == 1
     assert "nan.pt: non-finite weights in 1 tensors" in capsys.readouterr().err
+
+
+def test_stale_temp_files_of_a_killed_run_are_removed_by_the_next(tmp_path, capsys):
+    """Finding 11: a SIGKILLed run leaves hidden temp files; the names are those the writers
+    really use (taken from them), and nothing else is touched."""
+    import numpy as np
+
+    from dff.data.label_writer import LabelPngWriter
+    from dff.data.outputs import remove_stale_temps
+    from dff.data.video_writer import VideoWriter
+    from dff.engine import checkpoint
+
+    run = tmp_path / "run"
+    run.mkdir()
+    names = []
+    real_replace = checkpoint.os.replace
+    checkpoint.os.replace = lambda src, dst: (names.append(src), real_replace(src, dst))
+    try:
+        checkpoint.save_checkpoint({"model": {}}, run / "last.pt")
+    finally:
+        checkpoint.os.replace = real_replace
+    video = VideoWriter(run / "v.mp4", 10, (16, 16), codec="mp4v")
+    labels = LabelPngWriter(run / "lab", np.zeros((4, 3), np.uint8), (16, 16))
+    kept = [run / "last.pt", run / ".hidden", run / "notes.tmp", run / ".x.old-0123abcd"]
+    for p in kept[1:]:
+        p.write_text("mine")
+    stale = {names[0].rsplit("/", 1)[-1], video._tmp.name, labels._tmp.name, ".e.json.tmp-4242"}
+    real_replace(run / "last.pt", run / names[0].rsplit("/", 1)[-1])  # as if killed before the rename
+    checkpoint.save_checkpoint({"model": {}}, run / "last.pt")
+    (run / ".e.json.tmp-4242").write_text("{")
+    video._enc.close()  # killed: the encoder's file and the label folder stay where they are
+    assert stale <= {p.name for p in run.iterdir()}
+    prepare_run_dir(run, resume="auto", overwrite=False)
+    assert "removed 4 temp file(s) of an interrupted run" in capsys.readouterr().out
+    assert not stale & {p.name for p in run.iterdir()} and all(p.exists() for p in kept)
+    # a label folder set aside while being replaced is the only copy while its target is missing
+    assert remove_stale_temps(run, "x") == [] and (run / ".x.old-0123abcd").exists()
+    (run / "x").mkdir()
+    assert remove_stale_temps(run, "x") == [run / ".x.old-0123abcd"]
+
+
+def test_a_write_that_fails_names_the_file_and_the_reason(tiny_run, tmp_path):
+    """Finding 6: a full disk (here a file-size limit, the same failed write()) was a traceback;
+    now one line with the path and the operating system's reason, and no temp file left."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+
+    def limit():  # 1 MB per file: the model's checkpoint cannot be written
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+    cmd = [sys.executable, "-m", "dff", "train", str(tiny_run / "config.yaml"), "--work-dir", str(run),
+           "--device", "cpu", "train.iters=1", "train.val_every=0", "train.save_every=1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=limit, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    err = proc.stderr.strip().splitlines()
+    assert err[-1] == f"dff train: error: [Errno 27] File too large: '{run / 'last.pt'}'", err[-3:]
+    assert "Traceback" not in proc.stderr and not [p for p in run.iterdir() if p.name.startswith(".last")]

@@ -68,10 +68,14 @@ def test_batch_larger_than_dataset_is_a_clear_error(tiny_cfg, tmp_path):
         train(cfg, tmp_path, device="cpu", progress=False)
 
 
-def test_checkpoint_that_does_not_fit_the_config(tiny_run, tiny_cfg):
+def test_checkpoint_that_does_not_fit_the_config(tiny_run, tiny_cfg, tmp_path):
     cfg = {**tiny_cfg, "model": {**tiny_cfg["model"], "feat_channels": 32}}
-    with pytest.raises(ValueError, match="best.pt: weights do not fit"):
+    with pytest.raises(ValueError, match="best.pt: the config differs .* model.feat_channels: trained 16, given 32"):
         load_trained(cfg, tiny_run / "best.pt", torch.device("cpu"))
+    bare = {k: v for k, v in load_checkpoint(tiny_run / "best.pt").items() if k != "config"}  # an older checkpoint
+    torch.save(bare, tmp_path / "bare.pt")
+    with pytest.raises(ValueError, match="bare.pt: weights do not fit"):
+        load_trained(cfg, tmp_path / "bare.pt", torch.device("cpu"))
 
 
 @pytest.mark.parametrize("flow", ["zero", "dis"])

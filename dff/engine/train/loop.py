@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from ...config import ConfigError, save_config
+from ...config import validate as check_config
 from ...data.flow_pairs import FlowPairDataset, read_ground_truth
 from ...data.outputs import mark
 from ...data.pairs import PairDataset
@@ -102,13 +103,12 @@ def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool 
 
 def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -> dict:
     """train() inside the process group."""
+    cfg = check_config(cfg)  # a config built in code is checked as a file is, before anything is written
     tc, k, dev = cfg["train"], cfg["model"]["key_interval"], ctx.device
     resume_from = resolve_resume(resume, work_dir)  # a missing PATH fails before data decoding
     seed_everything(tc["seed"] + ctx.rank)  # rank 0 initialises the model (DDP broadcasts it)
     num_classes = num_classes_of(cfg)
     cfg = {**cfg, "model": {**cfg["model"], "num_classes": num_classes}}
-    if int(tc["accumulate"]) < 1:
-        raise ConfigError(f"train.accumulate must be >= 1, got {tc['accumulate']}")
 
     # Model, optimizer and scheduler come before the data: their builders check the config's
     # names, which should fail in seconds, not after the minutes spent decoding frames.

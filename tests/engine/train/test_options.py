@@ -145,9 +145,9 @@ def test_optimizers_schedules_and_lr_multipliers(tiny_cfg):
     assert lr_factor(10, 10, 0, "poly") == 0.0 and lr_factor(4, 10, 2, "constant") == 1.0
     with pytest.raises(ConfigError, match="unknown module.*trunk; valid: backbone, feature_conv, flow_net"):
         build_optimizer(net, {**tc, "lr_mult": {"trunk": 2}})
-    for key, value, valid in [("optimizer", "adam", "adamw, sgd"), ("scheduler", "linear", "poly, cosine"),
-                              ("amp", "fp8", "off, bf16, fp16")]:
-        with pytest.raises(ConfigError, match=f"train.{key} '{value}'; valid: {valid}"):
+    for key, value, valid in [("optimizer", "adam", "`adamw`, `sgd`"), ("scheduler", "linear", "`poly`, `cosine`"),
+                              ("amp", "fp8", "`off`, `bf16`, `fp16`")]:
+        with pytest.raises(ConfigError, match=f"train.{key}='{value}': must be one of {valid}"):
             train(merge(tiny_cfg, {"train": {key: value}}), "/nonexistent/never", device="cpu")
 
 

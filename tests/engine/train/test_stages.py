@@ -61,7 +61,7 @@ def test_shape_mismatches_are_reported_not_loaded(tiny_cfg, tiny_run, capsys):
 def test_bad_freeze_or_objective_names_list_the_valid_ones(tiny_cfg, tmp_path):
     with pytest.raises(ConfigError, match="unknown module.*valid: backbone, feature_conv, flow_net, head"):
         train(merge(tiny_cfg, {"train": {"freeze": ["trunk"]}}), tmp_path, device="cpu", progress=False)
-    with pytest.raises(ConfigError, match="valid: propagated, per_frame"):
+    with pytest.raises(ConfigError, match="must be one of `propagated`, `per_frame`"):
         train(merge(tiny_cfg, {"train": {"objective": "both"}}), tmp_path, device="cpu", progress=False)
     everything = ["backbone", "feature_conv", "flow_net", "head"]
     with pytest.raises(ConfigError, match="no parameter to train"):
