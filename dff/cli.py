@@ -1,4 +1,4 @@
-"""`dff` command line: train, eval, infer, bench, demo, make-synthetic, check-data, config."""
+"""`dff` command line: train, eval, infer, export, bench, demo, make-synthetic, check-data, config."""
 from __future__ import annotations
 
 import argparse
@@ -157,16 +157,31 @@ def _motion_edges(text: str) -> list[float] | None:
 def cmd_infer(args) -> None:
     from .data.outputs import refuse_inputs
     from .engine.infer import infer_video
-    cfg, ckpt = _run_config(args)
+    cfg, ckpt = _run_config(args) if args.backend == "torch" else (None, None)
+    if (args.backend == "onnxruntime") != (args.onnx is not None):
+        raise ValueError("--backend onnxruntime and --onnx DIR (a `dff export` folder) go together")
     # A bare number is a webcam index unless a file of that name exists.
     source = int(args.input) if args.input.isdigit() and not Path(args.input).exists() else args.input
     refuse_inputs(args.output, {"config": args.config})  # infer_video checks the input and checkpoint
-    res = infer_video(cfg, args.checkpoint, source, args.output, key_interval=args.key_interval, ckpt=ckpt,
+    res = infer_video(cfg, args.checkpoint, source, args.output, key_interval=args.key_interval, ckpt=ckpt, onnx=args.onnx,
                       overwrite=args.overwrite, device=args.device, alpha=args.alpha,
                       show_flow=args.show_flow, mode=args.mode, palette=args.palette,
                       codec=args.codec, allow_truncated=args.allow_truncated)
     print(f"{res['frames_written']} frames ({res['frames_decoded']} decoded) -> {res['output']} "
           f"({res['mode']}, {res['palette']} palette); {res['fps_processed']:.2f} frames/s")
+
+
+def cmd_export(args) -> None:
+    from .engine.builders import classes_of, load_trained, select_device
+    from .engine.export import export_checkpoint
+    cfg, ckpt = _run_config(args)
+    model, ckpt = load_trained(cfg, args.checkpoint, select_device("cpu"), ckpt)
+    names, palette = classes_of(cfg, model)
+    info = export_checkpoint(model, cfg, args.checkpoint, int(ckpt["num_classes"]), names, palette, args.out,
+                             args.size, args.opset, args.overwrite)
+    flow = "the flow an input (computed outside: OpenCV DIS)" if info["flow_input"] else "its flow network inside"
+    print(f"wrote {args.out}: key.onnx, propagate.onnx ({flow}), export.json; frames "
+          f"{info['size'][0]}x{info['size'][1]}, opset {info['opset']}")
 
 
 def cmd_bench(args) -> None:
@@ -277,7 +292,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-truncated", action="store_true",
                    help="segment what decodes of a truncated video instead of failing")
     p.add_argument("--show-flow", action="store_true", help="draw the flow to the key frame beside the video")
+    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
+                   help="onnxruntime: run the graphs of --onnx DIR (dff export) instead; no CONFIG or checkpoint")
+    p.add_argument("--onnx", metavar="DIR", help="a folder dff export wrote (with --backend onnxruntime)")
     p.set_defaults(fn=cmd_infer)
+
+    p = sub.add_parser("export", help="a trained model as ONNX graphs: key.onnx, propagate.onnx, export.json")
+    _common(p, checkpoint=True)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--size", type=_size, default=None,
+                   help="frame HxW the graphs take (default: the model's short side at 16:9, e.g. 240x427)")
+    p.add_argument("--opset", type=_int_at_least(16), default=17,
+                   help="ONNX opset (default 17; grid_sample needs >= 16; TensorRT mis-handles GridSample at 20)")
+    p.add_argument("--overwrite", action="store_true", help="replace an export folder dff wrote")
+    p.set_defaults(fn=cmd_export)
 
     p = sub.add_parser("bench", help="per-module latency and throughput of per-frame vs DFF")
     _common(p, checkpoint=True)

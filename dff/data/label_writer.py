@@ -7,14 +7,13 @@ They are written to a temp folder beside the target that replaces it only when c
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .outputs import MARKER, mark, naming, remove_stale_temps
+from .outputs import MARKER, mark, naming, remove_stale_temps, swap_in, temp_sibling
 from .palettes import png_palette
 from .video_writer import CommitOnExit
 
@@ -50,14 +49,10 @@ class LabelPngWriter(CommitOnExit):
         _check_replaceable(self.path, overwrite)
         remove_stale_temps(self.path.parent, self.path.name)  # a killed earlier write's
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp: Path | None = self._sibling("tmp")
+        self._tmp: Path | None = temp_sibling(self.path)
         self._tmp.mkdir()  # plain mkdir, unlike mkdtemp, gives the umask's permissions
         mark(self._tmp)
         self.frames_written = 0
-
-    def _sibling(self, tag: str) -> Path:
-        """An unused hidden name beside `path` (same filesystem, so renames are atomic)."""
-        return self.path.parent / f".{self.path.name}.{tag}-{secrets.token_hex(4)}"
 
     def write(self, labels: np.ndarray) -> None:
         """Save one (H, W) label map with ids 0..255 as the next numbered PNG."""
@@ -95,19 +90,8 @@ class LabelPngWriter(CommitOnExit):
         try:
             self._verify(self._tmp)
             _check_replaceable(self.path, self.overwrite)  # it may have changed while we wrote
-            old = None
-            if self.path.exists():  # aside first, so a failed swap can put it back
-                old = self._sibling("old")
-                os.replace(self.path, old)
-            try:
-                os.replace(self._tmp, self.path)
-            except BaseException:
-                if old is not None:
-                    os.replace(old, self.path)
-                raise
+            swap_in(self._tmp, self.path)
             self._tmp = None
-            if old is not None:
-                shutil.rmtree(old)
         except BaseException:
             self.abort()
             raise

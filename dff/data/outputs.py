@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,3 +106,26 @@ def prepare_run_dir(work_dir: str | os.PathLike, resume, overwrite: bool) -> Non
     if not is_ours(work_dir):
         raise FileExistsError(f"{work_dir}: is not a dff run folder (no {MARKER} or config.yaml); not replacing it")
     shutil.rmtree(work_dir)
+
+
+def temp_sibling(path: str | os.PathLike, tag: str = "tmp") -> Path:
+    """An unused hidden name beside `path` (same filesystem, so renames are atomic)."""
+    path = Path(path)
+    return path.parent / f".{path.name}.{tag}-{secrets.token_hex(4)}"
+
+
+def swap_in(tmp: Path, path: Path) -> None:
+    """Put the finished folder tmp in place of path: the old one aside first, so a failed swap can
+    put it back, then removed."""
+    old = None
+    if path.exists():
+        old = temp_sibling(path, "old")
+        os.replace(path, old)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        if old is not None:
+            os.replace(old, path)
+        raise
+    if old is not None:
+        shutil.rmtree(old)

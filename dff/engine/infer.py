@@ -16,6 +16,7 @@ from ..data.video import VideoReader
 from ..data.video_writer import VideoWriter
 from ..ops import resize_flow
 from .builders import load_trained, select_device
+from .onnx_runtime import OnnxSegmenter
 from .policies import build_policy
 from .video_segmenter import VideoSegmenter
 
@@ -44,7 +45,7 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
                 overwrite: bool = False, device: str = "auto", alpha: float = 0.5,
                 show_flow: bool = False, progress: bool = True, mode: str = "overlay",
                 palette: str | None = None, codec: str | None = None,
-                allow_truncated: bool = False, ckpt: dict | None = None) -> dict:
+                allow_truncated: bool = False, ckpt: dict | None = None, onnx: str | None = None) -> dict:
     """Segment every frame of `source` and write `mode` at the input's size and fps.
 
     checkpoint: a trained model's, or None for a config that names a complete pretrained model
@@ -55,23 +56,31 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
     (data.dataset's, or a pretrained key network's). Frames are counted as decoded (never from
     the container header) and every writer verifies its output before it replaces `output`.
     With show_flow the flow to the key frame is drawn to the right (video modes only). ckpt: the
-    checkpoint already read from `checkpoint`.
+    checkpoint already read from `checkpoint`. onnx: run the graphs `dff export` wrote into this
+    folder on onnxruntime instead (cfg and checkpoint unused; frames resized to the export size).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if show_flow and mode == "labels":
         raise ValueError("show_flow draws into a video; mode 'labels' writes PNGs")
-    refuse_inputs(output, {"input": source, "checkpoint": checkpoint})
-    dev = select_device(device)
-    model, ckpt = load_trained(cfg, checkpoint, dev, ckpt)
+    refuse_inputs(output, {"input": source, "checkpoint": checkpoint, "onnx": onnx})
+    if onnx is not None:
+        if show_flow:
+            raise ValueError("--show-flow: an exported propagate graph does not report its flow")
+        dev, model = torch.device("cpu"), OnnxSegmenter(onnx)
+        m, num_classes, net = model.info, model.info["num_classes"], {"size": model.size,
+                                                                      "short_side": model.info["short_side"]}
+    else:
+        dev = select_device(device)
+        model, ckpt = load_trained(cfg, checkpoint, dev, ckpt)
+        m, num_classes, net = cfg["model"], int(ckpt["num_classes"]), {"short_side": cfg["data"]["short_side"]}
     pal_name = palette or model.palette
     pal = get_palette(pal_name)
-    if int(ckpt["num_classes"]) > len(pal):
-        raise ValueError(f"palette {pal_name} has {len(pal)} colours but the model predicts "
-                         f"{ckpt['num_classes']} classes")
-    k = key_interval or cfg["model"]["key_interval"]
-    seg = VideoSegmenter(model, short_side=cfg["data"]["short_side"], device=dev, class_names=model.class_names,
-                         palette=pal_name, policy=build_policy(cfg["model"]["key_policy"], k))
+    if num_classes > len(pal):
+        raise ValueError(f"palette {pal_name} has {len(pal)} colours but the model predicts {num_classes} classes")
+    k = key_interval or m["key_interval"]
+    seg = VideoSegmenter(model, device=dev, class_names=model.class_names, palette=pal_name,
+                         policy=build_policy(m["key_policy"], k), **net)
     reader = VideoReader(source, allow_truncated=allow_truncated)
     h, w = reader.size
     if mode == "labels":
@@ -97,6 +106,6 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
     return {"output": str(Path(output)), "mode": mode, "palette": pal_name,
             "codec": getattr(writer, "codec", None), "frames_decoded": reader.frames_read,
             "frames_written": writer.frames_written, "size": list(reader.size), "fps": reader.fps,
-            "key_interval": k, "key_policy": cfg["model"]["key_policy"], "key_frames": runner.keys,
+            "key_interval": k, "key_policy": m["key_policy"], "key_frames": runner.keys,
             "key_runs": runner.key_runs, "seconds": round(elapsed, 3),
             "fps_processed": writer.frames_written / elapsed if elapsed > 0 else float("inf")}

@@ -54,13 +54,16 @@ class VideoSegmenter:
         device: where the model runs.
         class_names, palette: its classes and the palettes.PALETTES name that draws them.
         policy: a key-frame policy object instead (policies.py; research ones in experiments/).
+        size: the (H, W) the model takes, if fixed (exported graphs, onnx_runtime.py): frames that
+            resize to another size by short_side are an error.
     """
 
     def __init__(self, model: Segmenter, key_interval: int = 5, short_side: int = 240, device="cpu",
-                 class_names: list[str] | None = None, palette: str = "voc", policy=None):
+                 class_names: list[str] | None = None, palette: str = "voc", policy=None,
+                 size: tuple[int, int] | None = None):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.key_interval, self.short_side = key_interval, short_side
+        self.key_interval, self.short_side, self.size = key_interval, short_side, size
         self.class_names, self.palette = class_names, palette
         self.runner = StreamSegmenter(self.model, policy or build_policy("fixed", key_interval))
 
@@ -72,6 +75,9 @@ class VideoSegmenter:
         """Logits (1, C, H, W) of an RGB uint8 (H, W, 3) frame at its own size, and whether it was a key."""
         h, w = frame.shape[:2]
         net_h, net_w = resized_size(h, w, self.short_side)
+        if self.size is not None and (net_h, net_w) != tuple(self.size):
+            raise ValueError(f"frames of {w}x{h} resize to {net_h}x{net_w} (short side {self.short_side}) but the "
+                             f"exported graphs take {self.size[0]}x{self.size[1]}: export with --size {net_h}x{net_w}")
         small = frame if (net_h, net_w) == (h, w) else cv2.resize(frame, (net_w, net_h), interpolation=cv2.INTER_AREA)
         # channels-first in memory, as stored frames are: eval and infer then compute alike
         x = torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1).contiguous()[None].to(self.device)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .resize import resize_antialiased
+
 PADDING_MODES = ("zeros", "border")
 
 
@@ -80,8 +82,9 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if (h, w) == (old_h, old_w):
         return flow
     # Downsampling without antialiasing aliases thin motion boundaries; upsampling needs none.
-    out = F.interpolate(
-        flow, size=(h, w), mode="bilinear", align_corners=False, antialias=(h < old_h or w < old_w)
-    )
+    if h < old_h or w < old_w:
+        out = resize_antialiased(flow, size=(h, w))
+    else:
+        out = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
     scale = torch.tensor([w / old_w, h / old_h], device=flow.device, dtype=flow.dtype)
     return out * scale.view(1, 2, 1, 1)
