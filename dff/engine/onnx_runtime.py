@@ -42,6 +42,9 @@ class OnnxSegmenter(Segmenter):
         super().__init__(self.info["propagation"])
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
+        # no busy-waiting between runs: its spinning threads would slow the decoding, resizing and
+        # writing that torch and OpenCV do on the same cores around every frame
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = providers or ["CPUExecutionProvider"]
         self.key_graph = ort.InferenceSession(str(folder / "key.onnx"), opts, providers=providers)
         self.propagate_graph = ort.InferenceSession(str(folder / "propagate.onnx"), opts, providers=providers)

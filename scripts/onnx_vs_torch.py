@@ -1,0 +1,82 @@
+"""ONNX export of trained checkpoints against PyTorch on this CPU: time per graph (onnxruntime vs
+PyTorch, taken in turns) and the labels of `dff infer` on a real video by both backends.
+
+    python scripts/onnx_vs_torch.py runs/davis_lite0_flow_temporal/best.pt runs/davis_r18_s16/best.pt \
+        --video ../shared/data/videos/driving-960x540.mp4 --size 240x427 --out runs/onnx
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from dff.engine.builders import classes_of, load_trained, run_config
+from dff.engine.export import export_checkpoint
+from dff.engine.infer import infer_video
+from dff.engine.onnx_runtime import OnnxSegmenter
+
+
+def timed_in_turns(fns: dict, reps: int) -> dict:
+    """Median seconds of each function, called in turns so that load changes hit all alike."""
+    times = {name: [] for name in fns}
+    for _ in range(reps + 1):  # the first round warms up
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts[1:]) for name, ts in times.items()}
+
+
+def labels_of(folder: Path) -> np.ndarray:
+    return np.stack([np.array(Image.open(p)) for p in sorted(folder.glob("*.png"))])
+
+
+def check(checkpoint: str, video: str, size: tuple[int, int], out: Path, reps: int) -> dict:
+    cfg, ckpt = run_config(None, [], checkpoint)
+    model, ckpt = load_trained(cfg, checkpoint, torch.device("cpu"), ckpt)
+    names, palette = classes_of(cfg, model)
+    folder = out / Path(checkpoint).parent.name
+    export_checkpoint(model, cfg, checkpoint, int(ckpt["num_classes"]), names, palette, folder, size, overwrite=True)
+    onnx = OnnxSegmenter(folder)
+    key, frame = torch.rand(1, 3, *size), torch.rand(1, 3, *size)
+    with torch.no_grad():
+        state, graph_state = model.key(key), onnx.key(key)
+        ms = timed_in_turns({
+            "torch key": lambda: model.logits(model.key(key)),
+            "onnxruntime key": lambda: onnx.key(key),
+            "torch propagate": lambda: model.logits(model.propagate(state, frame)),
+            "onnxruntime propagate": lambda: onnx.propagate(graph_state, frame)}, reps)
+    res = {"checkpoint": checkpoint, "size": list(size), "threads": torch.get_num_threads(),
+           "ms": {k: round(v * 1000, 2) for k, v in ms.items()}}
+    for backend, kw in (("torch", {}), ("onnxruntime", {"onnx": str(folder)})):
+        run = infer_video(cfg, checkpoint, video, str(out / f"{folder.name}_{backend}"), overwrite=True,
+                          device="cpu", mode="labels", progress=False, ckpt=ckpt, **kw)
+        res[f"{backend} infer frames/s"] = round(run["fps_processed"], 2)
+    a, b = labels_of(out / f"{folder.name}_torch"), labels_of(out / f"{folder.name}_onnxruntime")
+    res["frames"], res["label agreement"] = len(a), float((a == b).mean())
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("--video", required=True)
+    ap.add_argument("--size", default="240x427")
+    ap.add_argument("--out", default="runs/onnx")
+    ap.add_argument("--reps", type=int, default=10)
+    args = ap.parse_args()
+    size = tuple(int(v) for v in args.size.split("x"))
+    results = [check(c, args.video, size, Path(args.out), args.reps) for c in args.checkpoints]
+    for r in results:
+        print(json.dumps(r))
+    (Path(args.out) / "onnx_vs_torch.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
