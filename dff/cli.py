@@ -157,9 +157,14 @@ def _motion_edges(text: str) -> list[float] | None:
 def cmd_infer(args) -> None:
     from .data.outputs import refuse_inputs
     from .engine.infer import infer_video
-    cfg, ckpt = _run_config(args) if args.backend == "torch" else (None, None)
+    single, batch = (args.input, args.output), (args.input_list, args.output_dir)
+    if not ((all(single) and not any(batch)) or (all(batch) and not any(single))):
+        raise ValueError("give --input and --output, or --input-list and --output-dir")
     if (args.backend == "onnxruntime") != (args.onnx is not None):
         raise ValueError("--backend onnxruntime and --onnx DIR (a `dff export` folder) go together")
+    cfg, ckpt = _run_config(args) if args.backend == "torch" else (None, None)
+    if args.input_list:
+        return _infer_list(args, cfg, ckpt)
     # A bare number is a webcam index unless a file of that name exists.
     source = int(args.input) if args.input.isdigit() and not Path(args.input).exists() else args.input
     refuse_inputs(args.output, {"config": args.config})  # infer_video checks the input and checkpoint
@@ -169,6 +174,24 @@ def cmd_infer(args) -> None:
                       codec=args.codec, allow_truncated=args.allow_truncated)
     print(f"{res['frames_written']} frames ({res['frames_decoded']} decoded) -> {res['output']} "
           f"({res['mode']}, {res['palette']} palette); {res['fps_processed']:.2f} frames/s")
+
+
+def _infer_list(args, cfg: dict | None, ckpt: dict | None) -> int:
+    """dff infer --input-list FILE --output-dir DIR (torchrun: each process its share)."""
+    from .data.outputs import refuse_inputs
+    from .engine.batch import infer_list
+    if args.show_flow or args.overwrite:
+        raise ValueError("--input-list runs resume: existing outputs are kept (no --overwrite), and "
+                         "--show-flow is for single videos")
+    refuse_inputs(args.output_dir, {"config": args.config, "checkpoint": args.checkpoint, "onnx": args.onnx,
+                                    "input list": args.input_list})
+    res = infer_list(cfg, args.checkpoint, args.input_list, args.output_dir, mode=args.mode, device=args.device,
+                     key_interval=args.key_interval, alpha=args.alpha, palette=args.palette, codec=args.codec,
+                     allow_truncated=args.allow_truncated, ckpt=ckpt, onnx=args.onnx)
+    if res:  # rank 0
+        print(f"{res['videos']} videos: {res['done']} segmented ({res['earlier']} by an earlier run), "
+              f"{res['skipped']} already there, {res['failed']} failed; {res['manifest']}")
+    return 1 if res.get("failed") else 0
 
 
 def cmd_export(args) -> None:
@@ -277,8 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("infer", help="segment a video, frame folder or webcam into a video or label PNGs")
     _common(p, checkpoint=True)
-    p.add_argument("--input", required=True, help="video file, frame folder, glob or webcam index")
-    p.add_argument("--output", required=True, help="output video (.mp4), or a folder for --mode labels")
+    p.add_argument("--input", help="video file, frame folder, glob or webcam index")
+    p.add_argument("--output", help="output video (.mp4), or a folder for --mode labels")
+    p.add_argument("--input-list", metavar="FILE",
+                   help="instead of --input: a file of inputs, one per line; with --output-dir, one output each "
+                        "(existing ones skipped), DIR/manifest.jsonl; under torchrun each process takes its share")
+    p.add_argument("--output-dir", metavar="DIR", help="with --input-list: where the outputs go")
     p.add_argument("--mode", default="overlay", choices=["overlay", "side-by-side", "colour", "labels"],
                    help="overlay (default), side-by-side (frame | colour mask), colour (mask video), "
                         "labels (class-id palette PNGs per frame)")

@@ -60,6 +60,8 @@ class AdaptivePolicy:
     equals the fixed policy's; only the timing adapts.
     """
 
+    name = "adaptive"
+
     def __init__(self, key_interval: int, threshold: float = 0.5, min_budget: float = 0.5,
                  max_budget: float = 2.0, signal: str = "flow"):
         if signal not in SIGNALS:
@@ -116,6 +118,8 @@ class ProbePolicy(FixedPolicy):
     held key would otherwise be over `max_gap` frames old (default 3 x key_interval) at the next
     probe.
     """
+
+    name = "probe"
 
     def __init__(self, key_interval: int, margin: float = 0.5, max_gap: int | None = None):
         super().__init__(key_interval)

@@ -59,11 +59,19 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
     checkpoint already read from `checkpoint`. onnx: run the graphs `dff export` wrote into this
     folder on onnxruntime instead (cfg and checkpoint unused; frames resized to the export size).
     """
+    refuse_inputs(output, {"input": source, "checkpoint": checkpoint, "onnx": onnx})
+    seg = build_segmenter(cfg, checkpoint, device, key_interval, palette, mode, show_flow, ckpt, onnx)
+    return segment_video(seg, source, output, mode, alpha, show_flow, codec, overwrite, allow_truncated, progress)
+
+
+def build_segmenter(cfg: dict | None, checkpoint: str | None, device: str = "auto", key_interval: int | None = None,
+                    palette: str | None = None, mode: str = "overlay", show_flow: bool = False,
+                    ckpt: dict | None = None, onnx: str | None = None) -> VideoSegmenter:
+    """The VideoSegmenter infer_video runs (arguments as there), checked against the output mode."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if show_flow and mode == "labels":
         raise ValueError("show_flow draws into a video; mode 'labels' writes PNGs")
-    refuse_inputs(output, {"input": source, "checkpoint": checkpoint, "onnx": onnx})
     if onnx is not None:
         if show_flow:
             raise ValueError("--show-flow: an exported propagate graph does not report its flow")
@@ -75,12 +83,19 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
         model, ckpt = load_trained(cfg, checkpoint, dev, ckpt)
         m, num_classes, net = cfg["model"], int(ckpt["num_classes"]), {"short_side": cfg["data"]["short_side"]}
     pal_name = palette or model.palette
-    pal = get_palette(pal_name)
-    if num_classes > len(pal):
-        raise ValueError(f"palette {pal_name} has {len(pal)} colours but the model predicts {num_classes} classes")
+    if num_classes > len(get_palette(pal_name)):
+        raise ValueError(f"palette {pal_name} has {len(get_palette(pal_name))} colours but the model predicts "
+                         f"{num_classes} classes")
     k = key_interval or m["key_interval"]
-    seg = VideoSegmenter(model, device=dev, class_names=model.class_names, palette=pal_name,
-                         policy=build_policy(m["key_policy"], k), **net)
+    return VideoSegmenter(model, device=dev, class_names=model.class_names, palette=pal_name,
+                          policy=build_policy(m["key_policy"], k), key_interval=k, **net)
+
+
+def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay", alpha: float = 0.5,
+                  show_flow: bool = False, codec: str | None = None, overwrite: bool = False,
+                  allow_truncated: bool = False, progress: bool = True) -> dict:
+    """One video through seg into `output` (infer_video's arguments); what was written and how fast."""
+    pal = get_palette(seg.palette)
     reader = VideoReader(source, allow_truncated=allow_truncated)
     h, w = reader.size
     if mode == "labels":
@@ -88,6 +103,9 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
     else:
         panels = (2 if mode == "side-by-side" else 1) + show_flow
         writer = VideoWriter(output, reader.fps, (h, panels * w), overwrite=overwrite, codec=codec)
+    runner = seg.runner
+    keys, key_runs = runner.keys, runner.key_runs
+    seg.reset()
     t0 = time.perf_counter()
     with writer:
         for frame in tqdm(reader, desc="infer", unit="frame", disable=not progress):
@@ -97,15 +115,14 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
                 continue
             vis = render(mode, frame, labels, pal, alpha)
             if show_flow:
-                vis = np.concatenate((vis, flow_panel(seg.runner.last_flow, reader.size)), axis=1)
+                vis = np.concatenate((vis, flow_panel(runner.last_flow, reader.size)), axis=1)
             writer.write(vis)
         elapsed = time.perf_counter() - t0
     if writer.frames_written != reader.frames_read:
         raise RuntimeError(f"wrote {writer.frames_written} frames but decoded {reader.frames_read}")
-    runner = seg.runner
-    return {"output": str(Path(output)), "mode": mode, "palette": pal_name,
+    return {"output": str(Path(output)), "mode": mode, "palette": seg.palette,
             "codec": getattr(writer, "codec", None), "frames_decoded": reader.frames_read,
             "frames_written": writer.frames_written, "size": list(reader.size), "fps": reader.fps,
-            "key_interval": k, "key_policy": m["key_policy"], "key_frames": runner.keys,
-            "key_runs": runner.key_runs, "seconds": round(elapsed, 3),
+            "key_interval": seg.key_interval, "key_policy": runner.policy.name,
+            "key_frames": runner.keys - keys, "key_runs": runner.key_runs - key_runs, "seconds": round(elapsed, 3),
             "fps_processed": writer.frames_written / elapsed if elapsed > 0 else float("inf")}

@@ -45,6 +45,8 @@ class Context:
 class FixedPolicy:
     """A key frame every `key_interval` frames."""
 
+    name = "fixed"  # what `model.key_policy` and the results call it
+
     def __init__(self, key_interval: int):
         if key_interval < 1:
             raise ValueError(f"key_interval must be >= 1, got {key_interval}")

@@ -1,0 +1,108 @@
+"""`dff infer --input-list FILE --output-dir DIR`: thousands of videos, one model load per process.
+
+One output per input; an input whose output exists is skipped (a rerun resumes); a video that
+fails is recorded and skipped. Under `torchrun --nproc-per-node N` rank r takes inputs r, r + N,
+...; each rank appends its records to a part file and rank 0 merges them, in list order, into
+DIR/manifest.jsonl (one line per video: frames, seconds, frames/s, key frames, error).
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+from ..data.outputs import naming
+from .infer import build_segmenter, segment_video
+from .train.distributed import barrier, setup_distributed, teardown
+
+MANIFEST = "manifest.jsonl"
+
+
+def read_list(path: str | Path) -> list[str]:
+    """Inputs of a list file: one path per line; blank lines and lines starting with # skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: input list not found")
+    inputs = [line.strip() for line in path.read_text().splitlines()]
+    inputs = [line for line in inputs if line and not line.startswith("#")]
+    if not inputs:
+        raise ValueError(f"{path}: lists no inputs")
+    return inputs
+
+
+def output_names(inputs: list[str], output_dir: Path, mode: str) -> list[Path]:
+    """DIR/<name>.mp4 (DIR/<name>/ for labels), <name> the input's stem, with -<line index> where
+    two inputs share a stem."""
+    stems = [Path(i.rstrip("/")).stem or f"input{n}" for n, i in enumerate(inputs)]
+    shared = {s for s, c in Counter(stems).items() if c > 1}
+    suffix = "" if mode == "labels" else ".mp4"
+    return [output_dir / f"{s}-{n}{suffix}" if s in shared else output_dir / f"{s}{suffix}" for n, s in enumerate(stems)]
+
+
+def _read_manifest(path: Path) -> dict[str, dict]:
+    if not path.is_file():
+        return {}
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {r["input"]: r for r in records}
+
+
+def infer_list(cfg: dict | None, checkpoint: str | None, list_file: str | Path, output_dir: str | Path,
+               mode: str = "overlay", device: str = "auto", key_interval: int | None = None,
+               alpha: float = 0.5, palette: str | None = None, codec: str | None = None,
+               allow_truncated: bool = False, ckpt: dict | None = None, onnx: str | None = None) -> dict:
+    """Segment every input of list_file into output_dir (arguments as infer.infer_video); on
+    rank 0 a summary {"videos", "done" ("earlier": of them by an earlier run), "skipped" (output
+    there, no record), "failed", "manifest"}."""
+    inputs, output_dir = read_list(list_file), Path(output_dir)
+    outputs = output_names(inputs, output_dir, mode)
+    ctx = setup_distributed(device)
+    try:
+        seg = build_segmenter(cfg, checkpoint, str(ctx.device), key_interval, palette, mode, False, ckpt, onnx)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        previous = _read_manifest(output_dir / MANIFEST)
+        part = output_dir / f".{MANIFEST}.rank{ctx.rank}"
+        part.unlink(missing_ok=True)
+        for i in range(ctx.rank, len(inputs), ctx.world_size):
+            record = {"index": i, "input": inputs[i], "output": str(outputs[i]), "rank": ctx.rank}
+            old = previous.get(inputs[i], {})
+            if outputs[i].exists():  # done by an earlier run: its record, if the manifest has it
+                record.update({**{k: v for k, v in old.items() if k not in record}, "earlier": True}
+                              if old.get("status") == "done" else {"status": "skipped", "error": None})
+            else:
+                try:
+                    res = segment_video(seg, inputs[i], str(outputs[i]), mode, alpha, codec=codec,
+                                        allow_truncated=allow_truncated, progress=False)
+                    record.update({"status": "done", "frames": res["frames_written"], "seconds": res["seconds"],
+                                   "fps": round(res["fps_processed"], 3), "key_frames": res["key_frames"],
+                                   "error": None})
+                except (OSError, ValueError, RuntimeError) as e:  # this video fails, the next one runs
+                    record.update({"status": "failed", "error": f"{type(e).__name__}: {e}"})
+            print(f"[{i + 1}/{len(inputs)}] {inputs[i]}: {record['status']}"
+                  f"{' (' + record['error'] + ')' if record.get('error') else ''}", flush=True)
+            with naming(part), part.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+        barrier(ctx)
+        if not ctx.main:
+            return {}
+        return _merge(output_dir, ctx.world_size, len(inputs))
+    finally:
+        teardown(ctx)
+
+
+def _merge(output_dir: Path, world: int, count: int) -> dict:
+    """Rank 0: the part files into DIR/manifest.jsonl in list order (written atomically)."""
+    parts = [output_dir / f".{MANIFEST}.rank{r}" for r in range(world)]
+    records = sorted((json.loads(line) for p in parts if p.is_file() for line in p.read_text().splitlines()),
+                     key=lambda r: r["index"])
+    if len(records) != count:
+        raise RuntimeError(f"{output_dir}: {len(records)} of {count} videos recorded by the {world} processes")
+    path, tmp = output_dir / MANIFEST, output_dir / f".{MANIFEST}.tmp-{os.getpid()}"
+    with naming(path):
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    os.replace(tmp, path)
+    for p in parts:
+        p.unlink(missing_ok=True)
+    status = Counter(r["status"] for r in records)
+    return {"videos": count, "done": status["done"], "earlier": sum(bool(r.get("earlier")) for r in records),
+            "skipped": status["skipped"], "failed": status["failed"], "manifest": str(path)}
