@@ -113,8 +113,10 @@ class VideoWriter(CommitOnExit):
     """Write RGB uint8 frames to a video via a temp file that replaces `path` only once verified.
 
     codec: 'h264' (PyAV, browser-playable) or 'mp4v' (OpenCV); None takes default_codec().
-    Both need an even height and width (yuv420p / mp4v); odd sizes are refused, not cropped.
-    An existing `path` is replaced only with overwrite=True.
+    Both need an even height and width (yuv420p / mp4v): an odd size (853 x 480 phone video) is
+    written padded by one repeated row or column (`coded_size`, what the read-back check and
+    later readers decode; the frame is its top-left H x W). An existing `path` is replaced only
+    with overwrite=True.
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int],
@@ -126,9 +128,8 @@ class VideoWriter(CommitOnExit):
             raise ValueError(f"{self.path}: codec must be one of {CODECS}, got {codec!r}")
         if not (math.isfinite(self.fps) and self.fps > 0) or min(self.size) <= 0:
             raise ValueError(f"{self.path}: need fps > 0 and positive (H, W), got {fps}, {size}")
-        if self.size[0] % 2 or self.size[1] % 2:  # mp4v silently crops odd sizes; yuv420p cannot hold them
-            raise ValueError(f"{self.path}: {self.codec} needs an even height and width, got "
-                             f"{self.size}; pad or resize the frames")
+        # mp4v silently crops odd sizes and yuv420p cannot hold them: pad the last row / column
+        self.coded_size = (self.size[0] + self.size[0] % 2, self.size[1] + self.size[1] % 2)
         self._check_target()
         remove_stale_temps(self.path.parent, self.path.name)  # a killed earlier write's
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +141,7 @@ class VideoWriter(CommitOnExit):
         self.frames_written = 0
         self._enc: _H264 | _Mp4v | None = None
         try:
-            self._enc = (_H264 if self.codec == "h264" else _Mp4v)(self._tmp, self.fps, self.size)
+            self._enc = (_H264 if self.codec == "h264" else _Mp4v)(self._tmp, self.fps, self.coded_size)
         except BaseException:
             self.abort()
             raise
@@ -157,6 +158,9 @@ class VideoWriter(CommitOnExit):
         if frame_rgb.shape != (*self.size, 3) or frame_rgb.dtype != np.uint8:
             raise ValueError(f"{self.path}: frame has shape {frame_rgb.shape} dtype {frame_rgb.dtype},"
                              f" expected {(*self.size, 3)} uint8")
+        if self.coded_size != self.size:
+            pad = ((0, self.coded_size[0] - self.size[0]), (0, self.coded_size[1] - self.size[1]), (0, 0))
+            frame_rgb = np.pad(frame_rgb, pad, mode="edge")
         with naming(self.path):
             self._enc.write(np.ascontiguousarray(frame_rgb))
         self.frames_written += 1
@@ -185,8 +189,8 @@ class VideoWriter(CommitOnExit):
             free = shutil.disk_usage(self._tmp.parent).free / 2**20
             raise VideoError(f"{self.path}: written video fails to decode ({e}); {free:.0f} MB free on its "
                              "disk") from e
-        if n != self.frames_written or size != self.size:
-            raise VideoError(f"{self.path}: wrote {self.frames_written} frames of {self.size} but "
+        if n != self.frames_written or size != self.coded_size:
+            raise VideoError(f"{self.path}: wrote {self.frames_written} frames of {self.coded_size} but "
                              f"decoded {n} frames of {size}")
 
     def close(self) -> None:

@@ -224,9 +224,21 @@ def test_writer_refuses_overwrite(tmp_path: Path, codec: str) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
 
+def test_odd_sizes_are_written_padded_to_even(tmp_path: Path, codec: str) -> None:
+    """Issue 15: 853 x 480 phone video was refused; now padded by a repeated column or row."""
+    frames = [gradient(i)[:47, :63] for i in range(4)]
+    with VideoWriter(tmp_path / "odd.mp4", 10, (47, 63), codec=codec) as w:
+        for f in frames:
+            w.write(np.ascontiguousarray(f))
+    assert w.coded_size == (48, 64)
+    back = list(VideoReader(tmp_path / "odd.mp4"))
+    assert len(back) == 4 and back[0].shape == (48, 64, 3)
+    err = np.abs(back[2][:47, :63].astype(int) - frames[2].astype(int)).mean()
+    assert err < 6, err  # lossy, but the same picture, cropped back
+    assert np.abs(back[2][47, :63].astype(int) - frames[2][46].astype(int)).mean() < 12  # the repeated row
+
+
 def test_writer_bad_frames(tmp_path: Path, codec: str) -> None:
-    with pytest.raises(ValueError, match=f"odd.mp4: {codec} needs an even height and width"):
-        VideoWriter(tmp_path / "odd.mp4", 10, (47, 64), codec=codec)
     w = VideoWriter(tmp_path / "x.mp4", 10, (H, W), codec=codec)
     with pytest.raises(ValueError, match=r"\(48, 32, 3\).*\(48, 64, 3\)"):
         w.write(np.zeros((H, W // 2, 3), np.uint8))
