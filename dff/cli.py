@@ -171,8 +171,10 @@ def cmd_infer(args) -> None:
     res = infer_video(cfg, args.checkpoint, source, args.output, key_interval=args.key_interval, ckpt=ckpt, onnx=args.onnx,
                       overwrite=args.overwrite, device=args.device, alpha=args.alpha,
                       show_flow=args.show_flow, mode=args.mode, palette=args.palette,
-                      codec=args.codec, allow_truncated=args.allow_truncated)
-    print(f"{res['frames_written']} frames ({res['frames_decoded']} decoded) -> {res['output']} "
+                      codec=args.codec, allow_truncated=args.allow_truncated, threads=args.threads,
+                      realtime=args.realtime)
+    dropped = f", {res['frames_dropped']} dropped while the model was busy" if args.realtime else ""
+    print(f"{res['frames_written']} frames ({res['frames_decoded']} decoded{dropped}) -> {res['output']} "
           f"({res['mode']}, {res['palette']} palette); {res['fps_processed']:.2f} frames/s")
 
 
@@ -298,9 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "output on it (agreement; mIoU too where labels exist)")
     p.set_defaults(fn=cmd_eval)
 
-    p = sub.add_parser("infer", help="segment a video, frame folder or webcam into a video or label PNGs")
+    p = sub.add_parser("infer", help="segment a video, frame folder, webcam or stream URL into a video or label PNGs")
     _common(p, checkpoint=True)
-    p.add_argument("--input", help="video file, frame folder, glob or webcam index")
+    p.add_argument("--input", help="video file, frame folder, glob, webcam index or stream URL (rtsp://, http://)")
     p.add_argument("--output", help="output video (.mp4), or a folder for --mode labels")
     p.add_argument("--input-list", metavar="FILE",
                    help="instead of --input: a file of inputs, one per line; with --output-dir, one output each "
@@ -322,6 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
                    help="onnxruntime: run the graphs of --onnx DIR (dff export) instead; no CONFIG or checkpoint")
     p.add_argument("--onnx", metavar="DIR", help="a folder dff export wrote (with --backend onnxruntime)")
+    p.add_argument("--realtime", action="store_true",
+                   help="live sources (webcam index, rtsp:// or http:// URL): frames that arrive while the model is "
+                        "busy are dropped and counted, never queued")
+    p.add_argument("--threads", type=_int_at_least(1),
+                   help="the model's CPU threads (default: torch's less one, a core for decoding and encoding, "
+                        "which run in threads beside it)")
     p.set_defaults(fn=cmd_infer)
 
     p = sub.add_parser("export", help="a trained model as ONNX graphs: key.onnx, propagate.onnx, export.json")

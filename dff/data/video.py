@@ -52,7 +52,8 @@ def _read_image(path: Path) -> np.ndarray:
 
 
 class VideoReader:
-    """Stream RGB uint8 frames of a video file, image folder, glob pattern or webcam index.
+    """Stream RGB uint8 frames of a video file, image folder, glob pattern, webcam index or stream
+    URL (rtsp://, http://, ...: OpenCV's FFmpeg opens it).
 
     Iterating yields RGB uint8 (H, W, 3) frames of one size, counted in frames_read, each one's
     presentation time in last_timestamp_s (the stream's time for files and webcams, index / fps
@@ -67,6 +68,8 @@ class VideoReader:
         self._target: str | int = source if isinstance(source, int) else os.fspath(source)
         self.source = str(self._target)
         self._name = f"webcam {source}" if isinstance(source, int) else self.source
+        # webcams and stream URLs (rtsp://, http://): read as they come, no container to check
+        self.live = isinstance(source, int) or "://" in self.source
         self._files = self._resolve()
         self.frames_read, self.last_timestamp_s = 0, None
         self.fps = DEFAULT_FPS  # rate of the decoded frames (what a writer should use)
@@ -77,8 +80,8 @@ class VideoReader:
         self.size: tuple[int, int] = (first.shape[0], first.shape[1])
 
     def _resolve(self) -> list[Path] | None:
-        """Image files to read in order, or None when the source is a capture (file/webcam)."""
-        if isinstance(self._target, int):
+        """Image files to read in order, or None when the source is a capture (file/webcam/URL)."""
+        if self.live:
             return None
         path = Path(self._target)
         if path.is_dir():
@@ -116,7 +119,7 @@ class VideoReader:
             fps, count = cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)
             ok, frame = cap.read()
             # A file's first frames' timestamps give its real rate (webcams just stream).
-            while ok and not isinstance(self._target, int) and len(times) < FPS_PROBE_FRAMES:
+            while ok and not self.live and len(times) < FPS_PROBE_FRAMES:
                 times.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
                 ok = cap.grab()
         finally:
@@ -124,7 +127,7 @@ class VideoReader:
         if frame is None:
             raise VideoError(f"{self._name}: decodes no frames")
         self.fps = self.header_fps = float(fps) if math.isfinite(fps) and fps > 0 else DEFAULT_FPS
-        if not isinstance(self._target, int) and math.isfinite(count) and count > 0:
+        if not self.live and math.isfinite(count) and count > 0:
             self.header_frames = int(count)
         step = float(np.median(np.diff(times))) if len(times) > 2 else 0.0
         if step > 0 and abs(step * self.fps - 1) > 0.01:  # e.g. 25 fps stored on a 50 fps clock

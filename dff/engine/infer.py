@@ -17,6 +17,7 @@ from ..data.video_writer import VideoWriter
 from ..ops import resize_flow
 from .builders import load_trained, select_device
 from .onnx_runtime import OnnxSegmenter
+from .pipeline import Drain, Prefetch
 from .policies import build_policy
 from .video_segmenter import VideoSegmenter
 
@@ -45,7 +46,8 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
                 overwrite: bool = False, device: str = "auto", alpha: float = 0.5,
                 show_flow: bool = False, progress: bool = True, mode: str = "overlay",
                 palette: str | None = None, codec: str | None = None,
-                allow_truncated: bool = False, ckpt: dict | None = None, onnx: str | None = None) -> dict:
+                allow_truncated: bool = False, ckpt: dict | None = None, onnx: str | None = None,
+                threads: int | None = None, realtime: bool = False) -> dict:
     """Segment every frame of `source` and write `mode` at the input's size and fps.
 
     checkpoint: a trained model's, or None for a config that names a complete pretrained model
@@ -58,10 +60,12 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
     With show_flow the flow to the key frame is drawn to the right (video modes only). ckpt: the
     checkpoint already read from `checkpoint`. onnx: run the graphs `dff export` wrote into this
     folder on onnxruntime instead (cfg and checkpoint unused; frames resized to the export size).
+    threads, realtime: as segment_video.
     """
     refuse_inputs(output, {"input": source, "checkpoint": checkpoint, "onnx": onnx})
     seg = build_segmenter(cfg, checkpoint, device, key_interval, palette, mode, show_flow, ckpt, onnx)
-    return segment_video(seg, source, output, mode, alpha, show_flow, codec, overwrite, allow_truncated, progress)
+    return segment_video(seg, source, output, mode, alpha, show_flow, codec, overwrite, allow_truncated, progress,
+                         threads, realtime)
 
 
 def build_segmenter(cfg: dict | None, checkpoint: str | None, device: str = "auto", key_interval: int | None = None,
@@ -93,8 +97,13 @@ def build_segmenter(cfg: dict | None, checkpoint: str | None, device: str = "aut
 
 def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay", alpha: float = 0.5,
                   show_flow: bool = False, codec: str | None = None, overwrite: bool = False,
-                  allow_truncated: bool = False, progress: bool = True) -> dict:
-    """One video through seg into `output` (infer_video's arguments); what was written and how fast."""
+                  allow_truncated: bool = False, progress: bool = True, threads: int | None = None,
+                  realtime: bool = False) -> dict:
+    """One video through seg into `output` (infer_video's arguments); what was written and how fast.
+    realtime: frames that arrive while the model is busy are dropped (counted in frames_dropped),
+    never queued: for live sources.
+    threads: the model's CPU threads (default one less than torch's: a core for the pipeline's
+    decoding and encoding threads; a heavy key network may run faster with all)."""
     pal = get_palette(seg.palette)
     reader = VideoReader(source, allow_truncated=allow_truncated)
     h, w = reader.size
@@ -106,23 +115,35 @@ def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay
     runner = seg.runner
     keys, key_runs = runner.keys, runner.key_runs
     seg.reset()
+
+    def emit(frame: np.ndarray, labels: np.ndarray, flow) -> None:  # in the writer thread
+        if mode == "labels":
+            return writer.write(labels)
+        vis = render(mode, frame, labels, pal, alpha)
+        writer.write(np.concatenate((vis, flow_panel(flow, reader.size)), axis=1) if show_flow else vis)
+
+    # decoding ahead of the model and rendering + encoding behind it, in threads (pipeline.py); on
+    # the CPU the model leaves them a core (two threads of it beside them ran 25% slower on 2 cores)
+    before = torch.get_num_threads()
+    if seg.device.type == "cpu":
+        torch.set_num_threads(threads or max(1, before - 1))
     t0 = time.perf_counter()
-    with writer:
-        for frame in tqdm(reader, desc="infer", unit="frame", disable=not progress):
-            labels = seg.labels(seg.step(frame)[0])
-            if mode == "labels":
-                writer.write(labels)
-                continue
-            vis = render(mode, frame, labels, pal, alpha)
-            if show_flow:
-                vis = np.concatenate((vis, flow_panel(runner.last_flow, reader.size)), axis=1)
-            writer.write(vis)
-        elapsed = time.perf_counter() - t0
-    if writer.frames_written != reader.frames_read:
-        raise RuntimeError(f"wrote {writer.frames_written} frames but decoded {reader.frames_read}")
+    try:
+        with writer:
+            with Prefetch(reader, latest=realtime) as frames, Drain(emit) as sink:
+                for frame in tqdm(frames, desc="infer", unit="frame", disable=not progress):
+                    labels = seg.segment(frame)[0]
+                    sink.put(frame, labels, runner.last_flow if show_flow else None)
+            elapsed = time.perf_counter() - t0  # the writer's read-back check after it is not counted
+    finally:
+        torch.set_num_threads(before)
+    if writer.frames_written + frames.dropped != reader.frames_read:
+        raise RuntimeError(f"wrote {writer.frames_written} frames and dropped {frames.dropped} but decoded "
+                           f"{reader.frames_read}")
     return {"output": str(Path(output)), "mode": mode, "palette": seg.palette,
             "codec": getattr(writer, "codec", None), "frames_decoded": reader.frames_read,
-            "frames_written": writer.frames_written, "size": list(reader.size), "fps": reader.fps,
+            "frames_written": writer.frames_written, "frames_dropped": frames.dropped, "size": list(reader.size),
+            "fps": reader.fps,
             "key_interval": seg.key_interval, "key_policy": runner.policy.name,
             "key_frames": runner.keys - keys, "key_runs": runner.key_runs - key_runs, "seconds": round(elapsed, 3),
             "fps_processed": writer.frames_written / elapsed if elapsed > 0 else float("inf")}

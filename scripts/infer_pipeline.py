@@ -1,0 +1,101 @@
+"""`dff infer` end to end against the model alone, in one run on the same frames (issue 15, part 1).
+
+    python scripts/infer_pipeline.py runs/davis_lite0_flow_temporal/best.pt model.flow=dis \
+        --video ../shared/data/videos/driving-960x540.mp4 --repeat 9
+
+model-only: the frames decoded and resized to the network's size beforehand, then streamed
+through the model (StreamSegmenter at k) with all torch threads. end to end: `dff infer` (overlay,
+H.264 and mp4v), its frames/s as it reports them. RSS: sampled every 0.2 s during an H.264 infer of
+the video repeated --repeat times; growth = the peak after the first 10% of the run minus the RSS
+at 10%.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from dff.data.store import resized_size
+from dff.data.video import VideoReader
+from dff.data.video_writer import VideoWriter
+from dff.engine.builders import run_config
+from dff.engine.infer import build_segmenter, infer_video
+
+
+def rss_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20
+
+
+def model_only_fps(seg, frames: list[np.ndarray]) -> float:
+    h, w = frames[0].shape[:2]
+    net_h, net_w = resized_size(h, w, seg.short_side)
+    small = [torch.from_numpy(cv2.resize(f, (net_w, net_h), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)
+             .contiguous()[None].float().div_(255) for f in frames]
+    seg.reset()
+    with torch.no_grad():
+        seg.runner.step(small[0])  # warm-up
+        t0 = time.perf_counter()
+        for x in small:
+            seg.runner.step(x)
+    return len(small) / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("checkpoint")
+    ap.add_argument("overrides", nargs="*")
+    ap.add_argument("--video", required=True)
+    ap.add_argument("--out", default="runs/pipeline")
+    ap.add_argument("--repeat", type=int, default=9, help="the video this many times for the RSS run (0: none)")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg, ckpt = run_config(None, args.overrides, args.checkpoint)
+    frames = list(VideoReader(args.video))
+    seg = build_segmenter(cfg, args.checkpoint, "cpu", ckpt=ckpt)
+    res = {"checkpoint": args.checkpoint, "overrides": args.overrides, "frames": len(frames),
+           "size": list(frames[0].shape[:2]), "key_interval": seg.key_interval, "threads": torch.get_num_threads(),
+           "model_only_fps": round(model_only_fps(seg, frames), 2)}
+    for codec in ("h264", "mp4v"):
+        run = infer_video(cfg, args.checkpoint, args.video, str(out / f"e2e_{codec}.mp4"), overwrite=True,
+                          device="cpu", codec=codec, progress=False, ckpt=ckpt)
+        res[f"infer_{codec}_fps"] = round(run["fps_processed"], 2)
+        res[f"ratio_{codec}"] = round(run["fps_processed"] / res["model_only_fps"], 3)
+    if args.repeat:
+        long = out / "long.mp4"
+        with VideoWriter(long, 30, frames[0].shape[:2], overwrite=True, codec="h264") as w:
+            for _ in range(args.repeat):
+                for f in frames:
+                    w.write(f)
+        samples, done = [], threading.Event()
+
+        def sample():
+            while not done.is_set():
+                samples.append((time.perf_counter(), rss_mb()))
+                time.sleep(0.2)
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        run = infer_video(cfg, args.checkpoint, str(long), str(out / "long_seg.mp4"), overwrite=True, device="cpu",
+                          codec="h264", progress=False, ckpt=ckpt)
+        done.set()
+        thread.join()
+        t0, t1 = samples[0][0], samples[-1][0]
+        base = next(r for t, r in samples if t >= t0 + 0.1 * (t1 - t0))
+        peak = max(r for t, r in samples if t >= t0 + 0.1 * (t1 - t0))
+        res.update({"long_frames": run["frames_written"], "long_fps": round(run["fps_processed"], 2),
+                    "rss_at_10pct_mb": round(base, 1), "rss_peak_after_mb": round(peak, 1),
+                    "rss_growth_mb": round(peak - base, 1)})
+    print(json.dumps(res))
+    with (out / "pipeline.jsonl").open("a") as f:
+        f.write(json.dumps(res) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The streaming pipeline (issue 15, part 1): decoding and encoding threads behind bounded queues,
+errors from either side re-raised, --realtime dropping what arrives while the model is busy, and a
+stream URL served over HTTP."""
+import functools
+import http.server
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from dff.cli import main
+from dff.data.store import read_rgb
+from dff.data.video import VideoReader
+from dff.data.video_writer import VideoWriter
+from dff.engine.pipeline import Drain, Prefetch
+
+
+def test_prefetch_keeps_order_stays_bounded_and_passes_errors_on():
+    made = []
+
+    def items():
+        for i in range(20):
+            made.append(i)
+            yield i
+
+    with Prefetch(items(), depth=3) as it:
+        got = []
+        for x in it:
+            got.append(x)
+            time.sleep(0.002)
+            assert len(made) - len(got) <= 3 + 1 + 1  # the queue, the one in hand, the one being put
+    assert got == list(range(20))
+
+    def broken():
+        yield 1
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"), Prefetch(broken()) as it:
+        list(it)
+
+
+def test_prefetch_latest_drops_what_arrives_while_the_consumer_is_busy():
+    with Prefetch(iter(range(200)), latest=True) as it:
+        got = []
+        for x in it:
+            got.append(x)
+            time.sleep(0.003)
+    assert got == sorted(got) and got[-1] == 199 and it.dropped > 0
+    assert len(got) + it.dropped == 200
+
+
+def test_drain_runs_in_order_and_raises_its_error():
+    seen = []
+    with Drain(seen.append, depth=2) as sink:
+        for i in range(50):
+            sink.put(i)
+    assert seen == list(range(50))
+
+    def fail(x):
+        raise ValueError(f"cannot write {x}")
+
+    with pytest.raises(ValueError, match="cannot write 0"), Drain(fail) as sink:
+        for i in range(100):
+            sink.put(i)
+            time.sleep(0.001)
+
+
+@pytest.fixture()
+def served_video(synthetic_root, tmp_path):
+    """A short video served over HTTP on localhost: a stream URL without a network."""
+    frames = sorted(sorted((synthetic_root / "val").iterdir())[0].glob("frames/*.png"))
+    with VideoWriter(tmp_path / "www" / "clip.mp4", 10, (48, 64), codec="mp4v") as w:
+        for f in frames:
+            w.write(np.ascontiguousarray(read_rgb(f)))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.log_message = lambda *a: None
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/clip.mp4"
+    server.shutdown()
+
+
+def test_a_stream_url_is_read_and_segmented_in_realtime(tiny_run, served_video, tmp_path, capsys):
+    reader = VideoReader(served_video)
+    assert reader.live and reader.size == (48, 64) and len(list(reader)) == 8
+    out = tmp_path / "live.mp4"
+    assert main(["infer", "--checkpoint", str(tiny_run / "best.pt"), "--device", "cpu", "--input", served_video,
+                 "--output", str(out), "--codec", "mp4v", "--realtime"]) == 0
+    printed = capsys.readouterr().out
+    written, dropped = int(printed.split(" frames")[0]), int(printed.split("decoded, ")[1].split(" dropped")[0])
+    assert written + dropped == 8 and written >= 1 and len(list(VideoReader(out))) == written
