@@ -31,36 +31,32 @@ from ..ops.resize import resizes_as_matmul
 EXTERNAL_FLOWS = (DISFlow, OracleFlow)  # computed outside the graph: OpenCV, or the dataset's truth
 
 
-class KeyGraph(nn.Module):
-    """The key-frame network: frame -> (features, logits at the frame's size)."""
+class _Graph(nn.Module):
+    """One exported graph of a model."""
 
     def __init__(self, model: Segmenter):
         super().__init__()
         self.model = model
+
+
+class KeyGraph(_Graph):
+    """The key-frame network: frame -> (features, logits at the frame's size)."""
 
     def forward(self, frame: torch.Tensor):
         state = self.model.key(frame)
         return state.features, self.model.logits(state)
 
 
-class PropagateGraph(nn.Module):
+class PropagateGraph(_Graph):
     """A non-key frame: the key's features carried to frame by the model's own flow network."""
-
-    def __init__(self, model: Segmenter):
-        super().__init__()
-        self.model = model
 
     def forward(self, frame: torch.Tensor, key_frame: torch.Tensor, key_features: torch.Tensor):
         state = self.model.propagate(State(key_frame, key_features), frame)
         return state.features, self.model.logits(state)
 
 
-class PropagateWithFlow(nn.Module):
+class PropagateWithFlow(_Graph):
     """A non-key frame with the flow given (frame -> key, feature-grid pixels, channel 0 = x)."""
-
-    def __init__(self, model: Segmenter):
-        super().__init__()
-        self.model = model
 
     def forward(self, frame: torch.Tensor, key_features: torch.Tensor, flow: torch.Tensor):
         state = State(frame, self.model.warp(key_features, flow, None), flow)
