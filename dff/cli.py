@@ -5,7 +5,10 @@ import argparse
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
+
+from tqdm import tqdm
 
 from .config import ConfigError, load_config
 
@@ -403,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     args.overrides = rest
     # SIGTERM unwinds like Ctrl-C, so every writer's temp-file cleanup (on BaseException) runs.
     previous = signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() else None
+    shown = warnings.showwarning
+    # a warning is one line as an error is, not Python's two with the source line that warned
+    warnings.showwarning = lambda message, *_, **__: tqdm.write(f"dff {args.command}: warning: {message}", sys.stderr)
     try:
         return args.fn(args) or 0
     except (ConfigError, OSError, ValueError, ImportError, FloatingPointError) as e:  # OSError: I/O, one line
@@ -415,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dff {args.command}: terminated; finished outputs kept, temp files removed", file=sys.stderr)
         return 143
     finally:
+        warnings.showwarning = shown
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

@@ -2,12 +2,20 @@
 frame pair with its true flow; a DAVIS layout of noise frames."""
 from pathlib import Path
 
+import os
+
 import pytest
 import torch
+from hypothesis import settings
 
 from dff.config import load_config
 from dff.data.synthetic import generate_sequence, write_synthetic
 from layout_fixtures import make_noise_davis
+
+# Property tests draw the same examples on every run (CI included); HYPOTHESIS_PROFILE=explore for new ones.
+settings.register_profile("derandomized", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "derandomized"))
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

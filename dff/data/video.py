@@ -13,6 +13,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# FFmpeg inside OpenCV prints its decoder errors ("header damaged", ...) to stderr by default; a bad
+# video gets dff's one line instead. Set OPENCV_FFMPEG_LOGLEVEL (e.g. 16) to see them.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
 DEFAULT_FPS = 25.0
 # Decoding may stop this short of the declared duration (last-frame timestamp quirks, an
@@ -58,8 +62,8 @@ class VideoReader:
     Iterating yields RGB uint8 (H, W, 3) frames of one size, counted in frames_read, each one's
     presentation time in last_timestamp_s (the stream's time for files and webcams, index / fps
     for image sequences). A file whose decoding stops short of the duration its container
-    declares is truncated: what decodes is yielded, a warning says how many frames came out,
-    then VideoTruncatedError is raised unless allow_truncated. Frame counts come from decoding,
+    declares is truncated: what decodes is yielded, then VideoTruncatedError says how many frames
+    came out (with allow_truncated, a warning says so instead). Frame counts come from decoding,
     never from the header.
     """
 
@@ -155,7 +159,7 @@ class VideoReader:
         self._check_complete(last)
 
     def _check_complete(self, last_s: float) -> None:
-        """Warn, then raise unless allow_truncated, when decoding stopped before the declared end."""
+        """Raise, or warn when allow_truncated, when decoding stopped before the declared end."""
         if self.header_frames is None:
             return
         declared, covered = self.header_frames / self.header_fps, last_s + 1.0 / self.fps
@@ -165,9 +169,9 @@ class VideoReader:
             return
         msg = (f"{self._name}: truncated, {self.frames_read} frames decoded; decoding stopped at "
                f"{covered:.2f} s of the {declared:.2f} s its container declares")
-        warnings.warn(msg)
         if not self.allow_truncated:
             raise VideoTruncatedError(f"{msg} (allow_truncated=True or --allow-truncated keeps them)")
+        warnings.warn(msg)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Yield the RGB frames, counting them in frames_read."""
