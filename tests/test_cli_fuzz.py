@@ -17,7 +17,7 @@ from PIL import Image
 from dff.cli import main
 from dff.data.video_writer import VideoWriter, default_codec
 
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def snapshot(*folders: Path) -> dict:
@@ -125,7 +125,7 @@ LABEL_KINDS = ["missing", "empty", "garbage", "other size", "rgb", "rgba", "16-b
 
 
 @pytest.mark.parametrize("kind", LABEL_KINDS)
-@settings(FUZZ, max_examples=3)
+@settings(FUZZ, max_examples=2)
 @given(split=st.sampled_from(["train", "val"]), frame=st.integers(0, 7), seed=st.integers(0, 2 ** 16),
        command=st.sampled_from(["check-data", "eval"]))
 def test_wrong_labels_end_in_a_report_or_one_line(tiny_run, synthetic_root, kind, split, frame, seed, command, capfd):

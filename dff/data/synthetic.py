@@ -419,10 +419,10 @@ def write_synthetic(
         if existing is not None:
             raise FileExistsError(
                 f"{out_dir} already holds synthetic data with different parameters: "
-                f"existing {_describe(existing)}, requested {_describe(params)}; pass overwrite=True to replace it"
+                f"existing {_describe(existing)}, requested {_describe(params)}; pass --overwrite (overwrite=True) to replace it"
             )
         if out_dir.exists() and any(out_dir.iterdir()):
-            raise FileExistsError(f"{out_dir} exists, is not empty and holds no synthetic.json; pass overwrite=True")
+            raise FileExistsError(f"{out_dir} exists, is not empty and holds no synthetic.json; pass --overwrite (overwrite=True)")
 
     # Generate next to the target and move it into place, so an interrupted run
     # never leaves a half-written dataset that looks complete.

@@ -107,7 +107,12 @@ class VideoReader:
 
     def _open(self) -> cv2.VideoCapture:
         """Open a cv2 capture for a file or webcam, raising VideoError if OpenCV refuses it."""
-        cap = cv2.VideoCapture(self._target)
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # its own "[ERROR] ..." lines
+        try:
+            cap = cv2.VideoCapture(self._target)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
         if not cap.isOpened():
             cap.release()
             raise VideoError(f"{self._name}: OpenCV cannot open it (not a video, or cut before its "
