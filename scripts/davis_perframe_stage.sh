@@ -9,23 +9,23 @@ set -euo pipefail
 OUT=runs/results_perframe && mkdir -p "$OUT"
 SLOW="train.lr_mult={flow_net: 0.1, flow_net.scale: 1.0}"
 KEY_FIXED="train.freeze=[backbone, feature_conv, head]"
+stage2() {  # stage2 SPLIT RUN [overrides]: the propagation trained 300 iterations from SPLIT's per-frame stage
+  local split=$1 run=$2 && shift 2
+  dff train configs/davis/dff_lite0_s16_$split.yaml --work-dir runs/lite0_${split}_$run \
+    model.load_from=runs/lite0_${split}_perframe/best.pt model.load_modules=null train.iters=300 \
+    train.val_every=150 train.save_every=150 train.warmup_iters=20 "$@"
+}
 for split in temporal sequences; do
-  C=configs/davis/dff_lite0_s16_$split.yaml
-  dff train $C --work-dir runs/lite0_${split}_perframe train.objective=per_frame "train.lr_mult={backbone: 0.5}" \
-    train.iters=600 train.val_every=300 train.save_every=300
-  STAGE2="model.load_from=runs/lite0_${split}_perframe/best.pt model.load_modules=null train.iters=300 train.val_every=150
-          train.save_every=150 train.warmup_iters=20"
-  dff train $C --work-dir runs/lite0_${split}_flowslow $STAGE2 "$KEY_FIXED" "$SLOW"
+  dff train configs/davis/dff_lite0_s16_$split.yaml --work-dir runs/lite0_${split}_perframe train.objective=per_frame \
+    "train.lr_mult={backbone: 0.5}" train.iters=600 train.val_every=300 train.save_every=300
+  stage2 $split flowslow "$KEY_FIXED" "$SLOW"
   dff eval --checkpoint runs/lite0_${split}_flowslow/best.pt --key-interval 5 --json $OUT/${split}_flowslow_k5.json --overwrite
   dff eval --checkpoint runs/lite0_${split}_flowslow/best.pt --key-interval 5 data.short_side=320 \
     --json $OUT/${split}_flowslow_k5_320.json --overwrite
 done
-C=configs/davis/dff_lite0_s16_temporal.yaml
-STAGE2="model.load_from=runs/lite0_temporal_perframe/best.pt model.load_modules=null train.iters=300 train.val_every=150
-        train.save_every=150 train.warmup_iters=20"
-dff train $C --work-dir runs/lite0_temporal_flow $STAGE2 "$KEY_FIXED"
-dff train $C --work-dir runs/lite0_temporal_flowfixed $STAGE2 "$KEY_FIXED" "train.lr_mult={flow_net: 0.0, flow_net.scale: 1.0}"
-dff train $C --work-dir runs/lite0_temporal_headsslow $STAGE2 "train.freeze=[backbone]" "$SLOW"
+stage2 temporal flow "$KEY_FIXED"
+stage2 temporal flowfixed "$KEY_FIXED" "train.lr_mult={flow_net: 0.0, flow_net.scale: 1.0}"
+stage2 temporal headsslow "train.freeze=[backbone]" "$SLOW"
 for run in flow flowfixed headsslow; do
   dff eval --checkpoint runs/lite0_temporal_$run/best.pt --key-interval 5 --json $OUT/temporal_${run}_k5.json --overwrite
 done

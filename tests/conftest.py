@@ -1,8 +1,7 @@
 """Shared fixtures: a tiny synthetic video set and a tiny model trained on it for 2 steps; a synthetic
 frame pair with its true flow; a DAVIS layout of noise frames."""
-from pathlib import Path
-
 import os
+from pathlib import Path
 
 import pytest
 import torch

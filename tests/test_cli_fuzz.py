@@ -27,16 +27,18 @@ def snapshot(*folders: Path) -> dict:
 PROGRESS = re.compile(r"^[\w-]+: .*\[\d\d:\d\d")  # a tqdm bar: "infer: 3frame [00:00, 41.41frame/s]"
 
 
-def assert_clean_outcome(rc: int, err: str, bad: Path, before: dict, folder: Path) -> None:
+def assert_clean_outcome(rc: int, err: str, bad: Path, before: dict, *folders: Path) -> None:
     """Exit 0, or 1 with one error line naming the bad file; besides progress bars only one-line
-    warnings, nothing from the decoders' C libraries; files that existed are unchanged; no temps."""
+    warnings, nothing from the decoders' C libraries; the files of before (a snapshot of folders)
+    are unchanged; no temp file in the first folder, the one written in."""
     assert rc in (0, 1), err
     lines = [line for line in re.split(r"[\r\n]", err) if line.strip() and not PROGRESS.match(line)]
     errors = [line for line in lines if line.startswith("dff ") and ": error: " in line]
     assert all(line.startswith("dff ") and ": warning: " in line for line in lines if line not in errors), err
     assert len(errors) == rc and all(bad.name in line for line in errors), err
-    assert {p: h for p, h in snapshot(*{p.parent for p in before}).items() if p in before} == before
-    assert not [p for p in folder.rglob(".*")], "temp files left"
+    after = snapshot(*folders)
+    assert {p: after.get(p) for p in before} == before
+    assert not [p for p in folders[0].rglob(".*")], "temp files left"
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +91,7 @@ def test_corrupted_videos_end_in_output_or_one_line(tiny_run, clean_videos, code
                    str(d / "out.mp4"), "--codec", "mp4v", "--device", "cpu", "--threads", "1"]
                   + ["--allow-truncated"] * truncated_ok)
         event(f"{how[0]}: exit {rc}")  # --hypothesis-show-statistics counts the outcomes
-        assert_clean_outcome(rc, capfd.readouterr().err, src, before, d)
+        assert_clean_outcome(rc, capfd.readouterr().err, src, before, d, tiny_run)
         assert (d / "out.mp4").exists() == (rc == 0)
 
 
@@ -146,5 +148,5 @@ def test_wrong_labels_end_in_a_report_or_one_line(tiny_run, synthetic_root, kind
             assert kind == "missing" or (rc == 1 and str(label) in out), out
             assert snapshot(root, tiny_run) == before
         else:  # eval reads the val split alone: a wrong val label stops it
-            assert_clean_outcome(rc, err, label, before, root)
+            assert_clean_outcome(rc, err, label, before, root, tiny_run)
             assert rc == (1 if split == "val" and kind != "missing" else 0), err

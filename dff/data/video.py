@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 
 # FFmpeg inside OpenCV prints its decoder errors ("header damaged", ...) to stderr by default; a bad
-# video gets dff's one line instead. Set OPENCV_FFMPEG_LOGLEVEL (e.g. 16) to see them.
+# video gets dff's one line instead. Read when OpenCV first starts FFmpeg (a capture, or the mp4v
+# writer, whose module imports this one). Set OPENCV_FFMPEG_LOGLEVEL (e.g. 16) to see them.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
