@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from dff.cli import main
+from dff.data.video_writer import X264_PRESETS
 from dff.engine.demo import run_demo
 
 from conftest import TINY
@@ -152,6 +153,11 @@ def test_infer_command_modes_and_refusals(tiny_run, synthetic_root, tmp_path, ca
     assert main(base + ["--output", str(labels), "--mode", "labels"]) == 1
     assert "labels: already holds 8 entries" in capsys.readouterr().err
     assert main(base + ["--output", str(labels), "--mode", "labels", "--overwrite", "--alpha", "0.3"]) == 0
+    assert main(base + ["--output", str(tmp_path / "p.mp4"), "--codec", "mp4v", "--preset", "veryfast"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"dff infer: error: {tmp_path / 'p.mp4'}: preset 'veryfast' is not an x264 preset for codec h264 (codec mp4v); "
+        "valid: " + ", ".join(X264_PRESETS))
+    assert not (tmp_path / "p.mp4").exists()
 
 
 @pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])

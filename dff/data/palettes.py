@@ -26,13 +26,20 @@ def voc_palette(n: int = 256) -> np.ndarray:
     return pal
 
 
+def colourise(labels: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """RGB (H, W, 3) uint8 of class ids (H, W) < 256: each id's palette colour (black past its end)."""
+    # a lookup table over uint8 ids: ~2x faster than palette[labels] or np.take at 960x540
+    lut = np.zeros((256, 1, 3), np.uint8)
+    lut[:len(palette), 0] = palette[:256]
+    return cv2.LUT(cv2.cvtColor(labels.astype(np.uint8, copy=False), cv2.COLOR_GRAY2RGB), lut)
+
+
 def overlay(frame: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """Blend palette colours over an RGB frame; black-coloured classes (background) stay unblended."""
-    # cv2 and np.take rather than float32 numpy and fancy indexing: ~3x faster at 960x540.
-    colour = np.take(palette, labels, axis=0)
-    blend = cv2.addWeighted(frame, 1 - alpha, colour, alpha, 0.0)
-    keep = np.take(~palette.any(-1), labels).astype(np.uint8)
-    cv2.copyTo(frame, keep, blend)
+    blend = cv2.addWeighted(frame, 1 - alpha, colourise(labels, palette), alpha, 0.0)
+    keep = np.zeros(256, np.uint8)
+    keep[:len(palette)] = np.where(palette[:256].any(-1), 0, 255)
+    cv2.copyTo(frame, cv2.LUT(labels.astype(np.uint8, copy=False), keep), blend)
     return blend
 
 

@@ -49,7 +49,7 @@ def _read_manifest(path: Path) -> dict[str, dict]:
 
 def infer_list(cfg: dict | None, checkpoint: str | None, list_file: str | Path, output_dir: str | Path,
                mode: str = "overlay", device: str = "auto", key_interval: int | None = None,
-               alpha: float = 0.5, palette: str | None = None, codec: str | None = None,
+               alpha: float = 0.5, palette: str | None = None, codec: str | None = None, preset: str | None = None,
                allow_truncated: bool = False, ckpt: dict | None = None, onnx: str | None = None) -> dict:
     """Segment every input of list_file into output_dir (arguments as infer.infer_video); on
     rank 0 a summary {"videos", "done" ("earlier": of them by an earlier run), "skipped" (output
@@ -71,7 +71,7 @@ def infer_list(cfg: dict | None, checkpoint: str | None, list_file: str | Path, 
                               if old.get("status") == "done" else {"status": "skipped", "error": None})
             else:
                 try:
-                    res = segment_video(seg, inputs[i], str(outputs[i]), mode, alpha, codec=codec,
+                    res = segment_video(seg, inputs[i], str(outputs[i]), mode, alpha, codec=codec, preset=preset,
                                         allow_truncated=allow_truncated, progress=False)
                     record.update({"status": "done", "frames": res["frames_written"], "seconds": res["seconds"],
                                    "fps": round(res["fps_processed"], 3), "key_frames": res["key_frames"],

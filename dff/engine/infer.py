@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ..data.label_writer import LabelPngWriter
 from ..data.outputs import refuse_inputs
-from ..data.palettes import get_palette, overlay
+from ..data.palettes import colourise, get_palette, overlay
 from ..data.video import VideoReader
 from ..data.video_writer import VideoWriter
 from ..ops import resize_flow
@@ -38,14 +38,14 @@ def render(mode: str, frame: np.ndarray, labels: np.ndarray, palette: np.ndarray
     """One output video frame: overlay, frame | colour mask, or the colour mask alone."""
     if mode == "overlay":
         return overlay(frame, labels, palette, alpha)
-    colour = palette[labels]
+    colour = colourise(labels, palette)
     return colour if mode == "colour" else np.concatenate((frame, colour), axis=1)
 
 
 def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key_interval: int | None = None,
                 overwrite: bool = False, device: str = "auto", alpha: float = 0.5,
                 show_flow: bool = False, progress: bool = True, mode: str = "overlay",
-                palette: str | None = None, codec: str | None = None,
+                palette: str | None = None, codec: str | None = None, preset: str | None = None,
                 allow_truncated: bool = False, ckpt: dict | None = None, onnx: str | None = None,
                 threads: int | None = None, realtime: bool = False) -> dict:
     """Segment every frame of `source` and write `mode` at the input's size and fps.
@@ -53,7 +53,7 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
     checkpoint: a trained model's, or None for a config that names a complete pretrained model
     (builders.has_own_weights: configs/pretrained/). mode: overlay (colours blended with
     `alpha`), side-by-side (frame | colour mask), colour (the mask alone) - videos with `codec`
-    (VideoWriter's default when None) - or labels: a folder `output` of class-id palette PNGs,
+    (VideoWriter's default when None; preset: h264's x264 preset) - or labels: a folder `output` of class-id palette PNGs,
     00000.png per frame. palette: voc (= davis), camvid or cityscapes; None picks the model's
     (data.dataset's, or a pretrained key network's). Frames are counted as decoded (never from
     the container header) and every writer verifies its output before it replaces `output`.
@@ -65,7 +65,7 @@ def infer_video(cfg: dict, checkpoint: str | None, source: str, output: str, key
     refuse_inputs(output, {"input": source, "checkpoint": checkpoint, "onnx": onnx})
     seg = build_segmenter(cfg, checkpoint, device, key_interval, palette, mode, show_flow, ckpt, onnx)
     return segment_video(seg, source, output, mode, alpha, show_flow, codec, overwrite, allow_truncated, progress,
-                         threads, realtime)
+                         threads, realtime, preset)
 
 
 def build_segmenter(cfg: dict | None, checkpoint: str | None, device: str = "auto", key_interval: int | None = None,
@@ -98,7 +98,7 @@ def build_segmenter(cfg: dict | None, checkpoint: str | None, device: str = "aut
 def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay", alpha: float = 0.5,
                   show_flow: bool = False, codec: str | None = None, overwrite: bool = False,
                   allow_truncated: bool = False, progress: bool = True, threads: int | None = None,
-                  realtime: bool = False) -> dict:
+                  realtime: bool = False, preset: str | None = None) -> dict:
     """One video through seg into `output` (infer_video's arguments); what was written and how fast.
     realtime: frames that arrive while the model is busy are dropped (counted in frames_dropped),
     never queued: for live sources.
@@ -111,10 +111,9 @@ def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay
         writer = LabelPngWriter(output, pal, reader.size, overwrite=overwrite)
     else:
         panels = (2 if mode == "side-by-side" else 1) + show_flow
-        writer = VideoWriter(output, reader.fps, (h, panels * w), overwrite=overwrite, codec=codec)
+        writer = VideoWriter(output, reader.fps, (h, panels * w), overwrite=overwrite, codec=codec, preset=preset)
     runner = seg.runner
     keys, key_runs = runner.keys, runner.key_runs
-    seg.reset()
 
     def emit(frame: np.ndarray, labels: np.ndarray, flow) -> None:  # in the writer thread
         if mode == "labels":
@@ -131,8 +130,10 @@ def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay
     try:
         with writer:
             with Prefetch(reader, latest=realtime) as frames, Drain(emit) as sink:
-                for frame in tqdm(frames, desc="infer", unit="frame", disable=not progress):
-                    labels = seg.segment(frame)[0]
+                # the next key network runs beside propagation (not live: it reads frames ahead)
+                ahead = seg.device.type == "cpu" and not realtime
+                for frame, labels, _ in tqdm(seg.segment_frames(frames, ahead), desc="infer", unit="frame",
+                                             disable=not progress):
                     sink.put(frame, labels, runner.last_flow if show_flow else None)
             elapsed = time.perf_counter() - t0  # the writer's read-back check after it is not counted
     finally:

@@ -3,11 +3,26 @@ a writer thread behind it, each behind a bounded queue, so that memory stays con
 length. The work in them (PyAV / OpenCV decoding and encoding, OpenCV drawing) releases the GIL."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import queue
 import threading
 from collections.abc import Callable, Iterable
 
 _END = object()
+
+
+def limit_malloc_arenas(n: int = 2) -> bool:
+    """At most n glibc malloc arenas for the process (mallopt M_ARENA_MAX); False where there is no glibc.
+
+    With an arena per thread, the memory the pipeline's threads free in turn stays with them:
+    `dff infer`'s RSS swung by ~35 MB over a 2000-frame video (flat at 2 arenas, same speed).
+    Process-wide, so the command line calls it, not the library."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(-8, n))  # M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without mallopt)
+        return False
 
 
 class Prefetch:

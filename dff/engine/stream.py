@@ -32,14 +32,23 @@ class StreamSegmenter:
         return self.previous.flow
 
     @torch.no_grad()
-    def step(self, frame: torch.Tensor) -> tuple[torch.Tensor, bool]:
-        """Logits (1, C, H, W) of frame (1, 3, H, W) in [0, 1], and whether it was a key frame."""
+    def step(self, frame: torch.Tensor, key: tuple | None = None) -> tuple[torch.Tensor, bool]:
+        """Logits (1, C, H, W) of frame (1, 3, H, W) in [0, 1], and whether it was a key frame.
+
+        key: (state, logits) of the key network on this frame, computed ahead (VideoSegmenter's
+        frames(ahead=True)); the policy must then key this frame."""
         self.frames += 1
         decision, context = Decision.KEY, None
         if self.held is not None:
             context = Context(self.model, frame, self.held, self.previous, self.previous_logits)
             decision = self.policy.decide(context)
-        if decision is Decision.PROPAGATE:
+        if key is not None and decision is not Decision.KEY:
+            raise RuntimeError(f"a key state was computed ahead for frame {self.frames} but the "
+                               f"{self.policy.name} policy decided {decision.value}")
+        if key is not None:
+            self.key_runs += 1
+            state, logits = key
+        elif decision is Decision.PROPAGATE:
             state = self.model.propagate(self.held, frame)
             logits = self.model.logits(state)
         else:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -26,7 +28,7 @@ from ..models.pretrained import key_network_from_module
 from .builders import load_trained, model_from_config, select_device
 from .checkpoint import load_checkpoint
 from .metrics import class_map
-from .policies import build_policy
+from .policies import FixedPolicy, build_policy
 from .stream import StreamSegmenter
 
 # a pretrained segmenter's input size (short side) when none is given: what its weights were trained at
@@ -71,8 +73,12 @@ class VideoSegmenter:
         """Forget the key: the next frame is a key frame (a new video)."""
         self.runner.reset()
 
-    def _net_logits(self, frame: np.ndarray) -> tuple[torch.Tensor, bool]:
-        """Logits (1, C, h, w) at the network's size of an RGB uint8 (H, W, 3) frame, and whether it was a key."""
+    def _input(self, frame: np.ndarray) -> torch.Tensor:
+        """An RGB uint8 (H, W, 3) frame as the network takes it: (1, 3, h, w) in [0, 1] at its size."""
+        return self._small(frame).float().div_(255.0)
+
+    def _small(self, frame: np.ndarray) -> torch.Tensor:
+        """_input() before the conversion to float: uint8 (1, 3, h, w), a quarter of the memory."""
         h, w = frame.shape[:2]
         net_h, net_w = resized_size(h, w, self.short_side)
         if self.size is not None and (net_h, net_w) != tuple(self.size):
@@ -80,8 +86,11 @@ class VideoSegmenter:
                              f"exported graphs take {self.size[0]}x{self.size[1]}: export with --size {net_h}x{net_w}")
         small = frame if (net_h, net_w) == (h, w) else cv2.resize(frame, (net_w, net_h), interpolation=cv2.INTER_AREA)
         # channels-first in memory, as stored frames are: eval and infer then compute alike
-        x = torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1).contiguous()[None].to(self.device)
-        return self.runner.step(x.float().div_(255.0))
+        return torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1).contiguous()[None].to(self.device)
+
+    def _net_logits(self, frame: np.ndarray) -> tuple[torch.Tensor, bool]:
+        """Logits (1, C, h, w) at the network's size of an RGB uint8 (H, W, 3) frame, and whether it was a key."""
+        return self.runner.step(self._input(frame))
 
     def step(self, frame: np.ndarray) -> tuple[torch.Tensor, bool]:
         """Logits (1, C, H, W) of an RGB uint8 (H, W, 3) frame at its own size, and whether it was a key."""
@@ -97,15 +106,60 @@ class VideoSegmenter:
         fraction of its cost (OpenCV's bilinear upsampling, the same sampling as step()'s; with two
         classes only their difference is upsampled). Ties may break otherwise on a few pixels."""
         logits, key = self._net_logits(frame)
+        return self._labels_at(logits, frame.shape[:2]), key
+
+    def _labels_at(self, logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+        """segment()'s class ids at (H, W) of network-size logits (1, C, h, w)."""
         scores = logits[0].float().cpu().numpy()
         if scores.shape[0] > 512:  # beyond OpenCV's channel limit
-            return self.labels(F.interpolate(logits, size=frame.shape[:2], mode="bilinear", align_corners=False)), key
-        size = (frame.shape[1], frame.shape[0])
+            return self.labels(F.interpolate(logits, size=size, mode="bilinear", align_corners=False))
         if scores.shape[0] == 2:
-            diff = cv2.resize(np.ascontiguousarray(scores[1] - scores[0]), size, interpolation=cv2.INTER_LINEAR)
-            return (diff > 0).astype(np.uint8), key
-        up = cv2.resize(np.ascontiguousarray(scores.transpose(1, 2, 0)), size, interpolation=cv2.INTER_LINEAR)
-        return (up if up.ndim == 3 else up[..., None]).argmax(-1).astype(np.uint8), key
+            diff = cv2.resize(np.ascontiguousarray(scores[1] - scores[0]), size[::-1], interpolation=cv2.INTER_LINEAR)
+            return (diff > 0).astype(np.uint8)
+        up = cv2.resize(np.ascontiguousarray(scores.transpose(1, 2, 0)), size[::-1], interpolation=cv2.INTER_LINEAR)
+        return (up if up.ndim == 3 else up[..., None]).argmax(-1).astype(np.uint8)
+
+    def segment_frames(self, frames: Iterable[np.ndarray], ahead: bool = False
+                       ) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+        """(frame, segment()'s class ids, is key) for every frame of an iterable, in order, from a key.
+
+        ahead: under the fixed policy, the key network runs in a second thread on the next key
+        frame while the frames before it are propagated, so that two CPU cores work where the
+        key network alone would keep one busy (frames are read up to key_interval ahead). The
+        outputs are those without it. Other policies decide on the frame itself: no look-ahead.
+        """
+        self.reset()
+        if not (ahead and isinstance(self.runner.policy, FixedPolicy)):
+            for frame in frames:
+                labels, key = self.segment(frame)
+                yield frame, labels, key
+            return
+        k, it, window, index = self.runner.policy.key_interval, iter(frames), deque(), 0
+        with ThreadPoolExecutor(1, thread_name_prefix="dff-key") as pool:
+            def read() -> bool:  # the next frame into the window; its key network started if it is a key
+                nonlocal index
+                frame = next(it, None)
+                if frame is None:
+                    return False
+                x = self._small(frame)  # the fixed policy keys frames 0, k, 2k, ... after reset()
+                window.append((frame, x, pool.submit(self._key, x) if index % k == 0 else None))
+                index += 1
+                return True
+            more = True
+            while True:
+                while more and len(window) <= k:  # the frame to step and the next key after it
+                    more = read()
+                if not window:
+                    return
+                frame, x, key = window.popleft()
+                logits, is_key = self.runner.step(x.float().div_(255.0), None if key is None else key.result())
+                yield frame, self._labels_at(logits, frame.shape[:2]), is_key
+
+    @torch.no_grad()  # grad mode is per thread: the pool's thread needs its own
+    def _key(self, x: torch.Tensor) -> tuple:
+        """(state, logits) of the key network on a uint8 (1, 3, h, w) frame (_small's)."""
+        state = self.model.key(x.float().div_(255.0))
+        return state, self.model.logits(state)
 
     def stream(self, source, allow_truncated: bool = False) -> Iterator[Segmentation]:
         """Segment every frame of source: a video file, frame folder, glob or webcam index (as

@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from dff.data.palettes import (camvid_palette, cityscapes_palette, get_palette, overlay, png_palette,
+from dff.data.palettes import (camvid_palette, cityscapes_palette, colourise, get_palette, overlay, png_palette,
                                synthetic_palette, voc_palette)
 
 
@@ -44,3 +44,17 @@ def test_overlay_blends_every_class_of_a_palette_without_black():
     frame = np.full((1, 2, 3), 100, np.uint8)
     out = overlay(frame, np.array([[0, 3]]), camvid_palette(), alpha=0.25)
     assert out.tolist() == [[[107, 107, 107], [107, 91, 107]]]  # 0.75 * 100 + 0.25 * colour
+
+
+@pytest.mark.parametrize("name", ["davis", "cityscapes", "voc"])
+def test_overlay_and_colourise_equal_the_palette_lookup(name):
+    """The lookup-table drawing (dff infer's) against palette[labels] blended by numpy."""
+    rng = np.random.default_rng(0)
+    pal = get_palette(name)
+    frame = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    labels = rng.integers(0, min(len(pal), 256), (37, 53)).astype(np.uint8)
+    assert np.array_equal(colourise(labels, pal), pal[labels])
+    blend = np.round(0.7 * frame + 0.3 * pal[labels].astype(float))
+    expected = np.where(pal[labels].any(-1, keepdims=True), blend, frame)
+    assert np.abs(overlay(frame, labels, pal, alpha=0.3).astype(int) - expected).max() <= 1
+    assert not colourise(np.full((2, 2), 30, np.uint8), get_palette("camvid")).any()  # past the palette: black

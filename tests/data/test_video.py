@@ -25,9 +25,9 @@ def gradient(i: int, h: int = H, w: int = W) -> np.ndarray:
     return np.stack([r, g, b], -1).astype(np.uint8)
 
 
-def write_mp4(path: Path, n: int, fps: float = 10.0, codec: str | None = None) -> Path:
+def write_mp4(path: Path, n: int, fps: float = 10.0, codec: str | None = None, preset: str | None = None) -> Path:
     """Write n gradient frames to path via VideoWriter."""
-    with VideoWriter(path, fps, (H, W), codec=codec) as w:
+    with VideoWriter(path, fps, (H, W), codec=codec, preset=preset) as w:
         for i in range(n):
             w.write(gradient(i))
     return path
@@ -208,6 +208,20 @@ def test_h264_without_pyav_is_refused_clearly(tmp_path: Path, monkeypatch) -> No
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="codec must be one of"):
         VideoWriter(tmp_path / "x.mp4", 10, (H, W), codec="vp9")
+
+
+def test_x264_presets(tmp_path: Path) -> None:
+    """--preset: ultrafast by default (the fastest); a slower one writes the same frames, smaller."""
+    pytest.importorskip("av")
+    small = write_mp4(tmp_path / "veryfast.mp4", 12, preset="veryfast")
+    fast = write_mp4(tmp_path / "default.mp4", 12)
+    assert count_frames(small) == count_frames(fast) == 12
+    assert small.stat().st_size < fast.stat().st_size
+    for kind, preset in (("mp4v", "veryfast"), ("h264", "quick")):
+        with pytest.raises(ValueError, match=f"preset '{preset}' is not an x264 preset for codec h264 .codec {kind}.; "
+                                             "valid: ultrafast, superfast, veryfast"):
+            VideoWriter(tmp_path / "x.mp4", 10, (H, W), codec=kind, preset=preset)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["default.mp4", "veryfast.mp4"]
 
 
 def test_writer_refuses_overwrite(tmp_path: Path, codec: str) -> None:

@@ -91,3 +91,10 @@ def test_a_stream_url_is_read_and_segmented_in_realtime(tiny_run, served_video, 
     printed = capsys.readouterr().out
     written, dropped = int(printed.split(" frames")[0]), int(printed.split("decoded, ")[1].split(" dropped")[0])
     assert written + dropped == 8 and written >= 1 and len(list(VideoReader(out))) == written
+
+
+def test_malloc_arenas_are_limited_on_glibc():
+    import platform
+
+    from dff.engine.pipeline import limit_malloc_arenas
+    assert limit_malloc_arenas() == (platform.libc_ver()[0] == "glibc")

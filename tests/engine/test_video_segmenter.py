@@ -80,3 +80,26 @@ def test_load_a_dff_model_instance_with_dff_defaults(tiny_cfg):
     seg = dff.load(model, key_interval=2)
     assert seg.model is model and seg.short_side == 240 and seg.key_interval == 2
     assert [r.is_key for r in seg.stream(frames(3, (30, 40)))] == [True, False, True]
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_keys_computed_ahead_give_the_sequential_output(tiny_run, k):
+    """segment_frames(ahead=True) (dff infer on the CPU): the next key network runs in a thread
+    while the frames before it propagate; the labels and key flags are those without it."""
+    seg = dff.load(tiny_run / "best.pt", key_interval=k, device="cpu")
+    clip = frames(8)
+    plain = list(seg.segment_frames(clip))
+    ahead = list(seg.segment_frames(iter(clip), ahead=True))  # a one-pass iterable, as a decoder gives
+    assert [f is g for (f, _, _), g in zip(ahead, clip)] == [True] * 8
+    assert [key for *_, key in ahead] == [key for *_, key in plain] == [i % k == 0 for i in range(8)]
+    assert all(np.array_equal(a, b) for (_, a, _), (_, b, _) in zip(ahead, plain))
+    assert seg.runner.keys == 2 * -(-8 // k)  # each key counted once in each pass
+    assert list(seg.segment_frames([], ahead=True)) == []
+
+
+def test_a_key_state_computed_ahead_where_the_policy_propagates_is_refused(tiny_run):
+    seg = dff.load(tiny_run / "best.pt", key_interval=3, device="cpu")
+    x = [seg._small(f) for f in frames(2)]
+    seg.runner.step(x[0].float() / 255)
+    with pytest.raises(RuntimeError, match="computed ahead for frame 2 but the fixed policy decided propagate"):
+        seg.runner.step(x[1].float() / 255, seg._key(x[1]))
