@@ -152,8 +152,9 @@ class Train(_Section):
     distill_temperature: PosFloat = Field(1.0, description=(
         "distill: softmax temperature of teacher and student (loss x its square)"))
     freeze: list[str] = Field([], description=(
-        "top-level modules kept fixed, weights and BatchNorm statistics: `backbone`, `feature_conv`, `head`, "
-        "`flow_net`, and for accel `update`, `fusion`"))
+        "modules kept fixed, weights and BatchNorm statistics: `backbone`, `feature_conv`, `head`, "
+        "`flow_net`, and for accel `update`, `fusion`; or a submodule by dotted name (`backbone.stem`, "
+        "`backbone.blocks.0`: a backbone's first layers, whose backward pass costs the most)"))
     freeze_bn: bool = Field(False, description="every BatchNorm in eval mode (statistics fixed, affine trained)")
     optimizer: Literal["adamw", "sgd"] = Field("adamw", description="the optimizer")
     momentum: Annotated[float, Field(ge=0, lt=1)] = Field(0.9, description="sgd momentum (Nesterov when > 0)")

@@ -42,14 +42,18 @@ def seed_everything(seed: int) -> None:
 
 
 def freeze(model: torch.nn.Module, names) -> list[torch.nn.Module]:
-    """Fix the named top-level modules (train.freeze): no gradients; returned to keep in eval mode."""
-    children = dict(model.named_children())
-    bad = [n for n in names if n not in children]
+    """Fix the named modules (train.freeze): no gradients; returned to keep in eval mode. Dotted
+    names fix a submodule (backbone.stem): fixing a backbone's first, high-resolution layers
+    spares their backward pass, the costliest part of a step."""
+    modules = dict(model.named_modules())
+    bad = [n for n in names if not n or n not in modules]
     if bad:
-        raise ConfigError(f"train.freeze: unknown module(s) {', '.join(bad)}; valid: {', '.join(children)}")
+        raise ConfigError(f"train.freeze: unknown module(s) {', '.join(bad)}; valid: "
+                          f"{', '.join(dict(model.named_children()))} or their submodules by dotted name "
+                          "(backbone.stem)")
     for n in names:
-        children[n].requires_grad_(False)
-    return [children[n] for n in names]
+        modules[n].requires_grad_(False)
+    return [modules[n] for n in names]
 
 
 def fixed_modules(model: torch.nn.Module, tc: dict, main: bool) -> list[str]:

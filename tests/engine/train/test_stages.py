@@ -58,9 +58,23 @@ def test_shape_mismatches_are_reported_not_loaded(tiny_cfg, tiny_run, capsys):
     assert torch.equal(model.backbone.stem[0].weight, trained["backbone.stem.0.weight"])
 
 
+def test_a_submodule_frozen_by_dotted_name_keeps_weights_and_statistics(tiny_cfg, tmp_path):
+    """train.freeze=[backbone.stem]: the first layers fixed (their backward pass spared), the rest trains."""
+    cfg = merge(tiny_cfg, {"train": {"freeze": ["backbone.stem"], "val_every": 0, "save_every": 1, "keep_last": 3}})
+    train(cfg, tmp_path, device="cpu", progress=False)
+    one, two = (load_checkpoint(tmp_path / f"ckpt_00000{i}.pt")["model"] for i in (1, 2))
+    moved = {k for k in one if one[k].is_floating_point() and not torch.equal(one[k], two[k])}
+    assert moved and not [k for k in moved if k.startswith("backbone.stem.")]
+    assert [k for k in moved if k.startswith("backbone.") and "running_mean" in k]  # BN statistics elsewhere
+    assert [k for k in one if k.startswith("backbone.stem.") and "running_mean" in k]
+
+
 def test_bad_freeze_or_objective_names_list_the_valid_ones(tiny_cfg, tmp_path):
-    with pytest.raises(ConfigError, match="unknown module.*valid: backbone, feature_conv, flow_net, head"):
+    with pytest.raises(ConfigError, match="unknown module.*valid: backbone, feature_conv, flow_net, head, normalize or their "
+                                          r"submodules by dotted name \(backbone.stem\)"):
         train(merge(tiny_cfg, {"train": {"freeze": ["trunk"]}}), tmp_path, device="cpu", progress=False)
+    with pytest.raises(ConfigError, match="unknown module.s. backbone.trunk"):
+        train(merge(tiny_cfg, {"train": {"freeze": ["backbone.trunk"]}}), tmp_path, device="cpu", progress=False)
     with pytest.raises(ConfigError, match="must be one of `propagated`, `per_frame`"):
         train(merge(tiny_cfg, {"train": {"objective": "both"}}), tmp_path, device="cpu", progress=False)
     everything = ["backbone", "feature_conv", "flow_net", "head"]
