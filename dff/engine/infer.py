@@ -103,7 +103,8 @@ def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay
     realtime: frames that arrive while the model is busy are dropped (counted in frames_dropped),
     never queued: for live sources.
     threads: the model's CPU threads (default one less than torch's: a core for the pipeline's
-    decoding and encoding threads; a heavy key network may run faster with all)."""
+    decoding and encoding threads; a heavy key network may run faster with all). With one, the
+    next key frame's key network runs in a second thread (VideoSegmenter.segment_frames)."""
     pal = get_palette(seg.palette)
     reader = VideoReader(source, allow_truncated=allow_truncated)
     h, w = reader.size
@@ -130,8 +131,9 @@ def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay
     try:
         with writer:
             with Prefetch(reader, latest=realtime) as frames, Drain(emit) as sink:
-                # the next key network runs beside propagation (not live: it reads frames ahead)
-                ahead = seg.device.type == "cpu" and not realtime
+                # a model on one CPU thread: the next key network runs in a second one, beside
+                # propagation (more threads each would oversubscribe; live sources: no reading ahead)
+                ahead = seg.device.type == "cpu" and torch.get_num_threads() == 1 and not realtime
                 for frame, labels, _ in tqdm(seg.segment_frames(frames, ahead), desc="infer", unit="frame",
                                              disable=not progress):
                     sink.put(frame, labels, runner.last_flow if show_flow else None)
