@@ -35,8 +35,8 @@ class StreamSegmenter:
     def step(self, frame: torch.Tensor, key: tuple | None = None) -> tuple[torch.Tensor, bool]:
         """Logits (1, C, H, W) of frame (1, 3, H, W) in [0, 1], and whether it was a key frame.
 
-        key: (state, logits) of the key network on this frame, computed ahead (VideoSegmenter's
-        frames(ahead=True)); the policy must then key this frame."""
+        key: (state, logits) of the key network on this frame, computed ahead
+        (VideoSegmenter.segment_frames with ahead=True); the policy must then key this frame."""
         self.frames += 1
         decision, context = Decision.KEY, None
         if self.held is not None:
