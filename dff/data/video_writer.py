@@ -64,7 +64,7 @@ class _Mp4v:
 class _H264:
     """libx264 (yuv420p) through PyAV: plays in browsers."""
 
-    def __init__(self, tmp: Path, fps: float, size: tuple[int, int], preset: str = "ultrafast") -> None:
+    def __init__(self, tmp: Path, fps: float, size: tuple[int, int], preset: str) -> None:
         try:
             import av
         except ImportError as e:

@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import DEFAULTS, ConfigError, merge, saved_config, validate
-from ..data.store import resized_size
+from ..data.store import resized_size, to_float
 from ..data.video import VideoReader
 from ..models import Segmenter
 from ..models.pretrained import key_network_from_module
@@ -75,7 +75,7 @@ class VideoSegmenter:
 
     def _input(self, frame: np.ndarray) -> torch.Tensor:
         """An RGB uint8 (H, W, 3) frame as the network takes it: (1, 3, h, w) in [0, 1] at its size."""
-        return self._small(frame).float().div_(255.0)
+        return to_float(self._small(frame))
 
     def _small(self, frame: np.ndarray) -> torch.Tensor:
         """_input() before the conversion to float: uint8 (1, 3, h, w), a quarter of the memory."""
@@ -152,13 +152,13 @@ class VideoSegmenter:
                 if not window:
                     return
                 frame, x, key = window.popleft()
-                logits, is_key = self.runner.step(x.float().div_(255.0), None if key is None else key.result())
+                logits, is_key = self.runner.step(to_float(x), None if key is None else key.result())
                 yield frame, self._labels_at(logits, frame.shape[:2]), is_key
 
     @torch.no_grad()  # grad mode is per thread: the pool's thread needs its own
     def _key(self, x: torch.Tensor) -> tuple:
         """(state, logits) of the key network on a uint8 (1, 3, h, w) frame (_small's)."""
-        state = self.model.key(x.float().div_(255.0))
+        state = self.model.key(to_float(x))
         return state, self.model.logits(state)
 
     def stream(self, source, allow_truncated: bool = False) -> Iterator[Segmentation]:
@@ -166,9 +166,7 @@ class VideoSegmenter:
         `dff infer` reads them), or an iterable of RGB uint8 (H, W, 3) arrays. Starts on a key."""
         frames: Iterable[np.ndarray] = (VideoReader(source, allow_truncated=allow_truncated)
                                         if isinstance(source, (str, os.PathLike, int)) else source)
-        self.reset()
-        for i, frame in enumerate(frames):
-            labels, key = self.segment(frame)
+        for i, (_, labels, key) in enumerate(self.segment_frames(frames)):
             yield Segmentation(i, labels, key)
 
 
