@@ -79,7 +79,7 @@ class AccelSegmenter(DFFSegmenter):
     streaming) gives the fused output.
 
     Args:
-        backbone, feature_conv, flow_net, head, padding_mode, propagation: as DFFSegmenter.
+        backbone, feature_conv, flow_net, head, padding_mode, propagation, refine: as DFFSegmenter.
         update: the update branch.
         fusion: the 1x1 conv (fusion_conv makes one that starts as the reference branch alone).
         fusion_mode: "score" or "feature".
@@ -90,8 +90,8 @@ class AccelSegmenter(DFFSegmenter):
 
     def __init__(self, backbone: nn.Module, feature_conv: nn.Module, flow_net: nn.Module, head: nn.Module,
                  update: UpdateBranch, fusion: nn.Conv2d, fusion_mode: str = "score", padding_mode: str = "border",
-                 propagation: str = "direct"):
-        super().__init__(backbone, feature_conv, flow_net, head, padding_mode, propagation)
+                 propagation: str = "direct", refine: nn.Module | None = None):
+        super().__init__(backbone, feature_conv, flow_net, head, padding_mode, propagation, refine)
         if fusion_mode not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion_mode!r}; valid: {', '.join(FUSIONS)}")
         self.fusion_mode = fusion_mode

@@ -9,6 +9,7 @@ from .dff import DFFSegmenter
 from .flow import FLOW_NETS, build_flow_net
 from .heads import SegHead, conv_bn_relu
 from .pretrained import key_network as key_network_of
+from .refine import REFINES, build_refine
 
 ARCHS = ("dff", "accel")
 
@@ -21,7 +22,7 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
                 propagation: str = "direct", arch: str = "dff", update_backbone: str = "resnet18",
                 update_output_stride: int = 16, update_channels: int = 128, update_kernel: int = 3,
                 update_scale: float = 1.0,
-                fusion: str = "score", key_network=None) -> DFFSegmenter:
+                fusion: str = "score", key_network=None, refine: str | None = None) -> DFFSegmenter:
     """Assemble a DFFSegmenter, or an AccelSegmenter when arch is "accel".
 
     Args:
@@ -49,6 +50,8 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
         key_network: a pretrained segmenter as the key network instead of backbone, feature conv
             and head ("torchvision:<name>", "hf:<hub id or folder>" or a pretrained.KeyNetwork);
             num_classes must then be its own.
+        refine: None (scores upsampled bilinearly) or one of REFINES ("guided": corrected on a finer grid
+            guided by the frame, refine.GuidedRefine).
     """
     if pretrained not in (None, "imagenet", "default"):
         raise ValueError(f"model.pretrained must be null, 'imagenet' or 'default', got {pretrained!r}")
@@ -58,21 +61,22 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
     net = kn.key_path if kn else build_backbone(backbone, output_stride, pretrained == "imagenet")
     channels = kn.channels if kn else feat_channels  # of the warped features
     flow_net = build_flow_net(flow, channels if scale_field else 0, flow_width, raft_updates, dis_preset, flow_scale)
-    # built in this order (backbone, flow, update, feature conv, head, fusion): seeded runs draw
-    # every initial weight as they always have
+    # built in this order (backbone, flow, update, feature conv, head, fusion, refine): seeded runs
+    # draw every initial weight as they always have
     update = UpdateBranch(update_backbone, num_classes, update_output_stride, update_channels,
                           pretrained == "imagenet", update_kernel, update_scale) if arch == "accel" else None
     feature_conv = nn.Identity() if kn else conv_bn_relu(net.out_channels, feat_channels)
     head = kn.head if kn else SegHead(feat_channels, num_classes)
+    fuse = fusion_conv(fusion, num_classes, channels, update_channels) if update is not None else None
+    refiner = build_refine(refine, num_classes)
     if update is None:
-        model = DFFSegmenter(net, feature_conv, flow_net, head, padding_mode, propagation)
+        model = DFFSegmenter(net, feature_conv, flow_net, head, padding_mode, propagation, refiner)
     else:
-        model = AccelSegmenter(net, feature_conv, flow_net, head, update,
-                               fusion_conv(fusion, num_classes, channels, update_channels), fusion, padding_mode,
-                               propagation)
+        model = AccelSegmenter(net, feature_conv, flow_net, head, update, fuse, fusion, padding_mode, propagation,
+                               refiner)
     if kn:
         model.class_names, model.palette = kn.class_names, kn.palette
     return model
 
 
-__all__ = ["ARCHS", "BACKBONES", "FLOW_NETS", "FUSIONS", "build_flow_net", "build_model"]
+__all__ = ["ARCHS", "BACKBONES", "FLOW_NETS", "FUSIONS", "REFINES", "build_flow_net", "build_model"]

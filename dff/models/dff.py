@@ -25,12 +25,14 @@ class DFFSegmenter(Segmenter):
         head: warped features to class scores on the feature grid.
         padding_mode: grid_sample padding of the warp, "zeros" or "border".
         propagation: "direct" (key -> every frame) or "chained" (frame -> frame).
+        refine: takes the scores from the feature grid to the output size guided by the frame,
+            refine(scores, frame, size) (refine.GuidedRefine); None: bilinear upsampling.
     """
 
     branches = {"reference": ("backbone", "feature_conv", "head")}
 
     def __init__(self, backbone: nn.Module, feature_conv: nn.Module, flow_net: nn.Module, head: nn.Module,
-                 padding_mode: str = "border", propagation: str = "direct"):
+                 padding_mode: str = "border", propagation: str = "direct", refine: nn.Module | None = None):
         super().__init__(propagation)
         self.backbone = backbone
         self.feature_conv = feature_conv
@@ -38,6 +40,9 @@ class DFFSegmenter(Segmenter):
         self.head = head
         self.padding_mode = padding_mode
         self.normalize = Normalize()
+        self.refine = refine
+        if refine is not None:  # part of the key network's output (per-frame training, distill's teacher)
+            self.branches = {**self.branches, "reference": (*self.branches["reference"], "refine")}
 
     def key(self, frame: torch.Tensor) -> State:
         """The heavy path: backbone + feature conv."""
@@ -57,10 +62,14 @@ class DFFSegmenter(Segmenter):
         """Class scores of a propagated state on the feature grid (Accel fuses here)."""
         return self.head(state.features)
 
+    def to_size(self, scores: torch.Tensor, frame: torch.Tensor, size) -> torch.Tensor:
+        """Scores on the feature grid to `size`: bilinear, or refined along the frame's edges."""
+        return upsample(scores, size) if self.refine is None else self.refine(scores, frame, size)
+
     def logits(self, state: State, size=None) -> torch.Tensor:
         """Key frames: the head on the key's features; propagated frames: `_decode`."""
         scores = self.head(state.features) if state.is_key else self._decode(state)
-        return upsample(scores, state.frame.shape[-2:] if size is None else size)
+        return self.to_size(scores, state.frame, state.frame.shape[-2:] if size is None else size)
 
     def branch_logits(self, name: str, frame: torch.Tensor) -> torch.Tensor:
         """The reference branch (the key network) on the frame alone."""
@@ -83,4 +92,4 @@ class DFFSegmenter(Segmenter):
             state = self.propagate(state, clip[:, i])
         same = (offset == 0).view(-1, 1, 1, 1)
         key_scores = self.head(key_state.features)
-        return upsample(torch.where(same, key_scores, self._decode(state)), current.shape[-2:])
+        return self.to_size(torch.where(same, key_scores, self._decode(state)), current, current.shape[-2:])
