@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # A per-frame stage before propagation (docs/results.md (h), "A per-frame stage first"): the Lite0
 # key network trained on single frames, then the propagation trained with the key path fixed.
-# First the recipe within 30 CPU-minutes per model (per-frame stage with colour jitter and scales
-# 0.5-1.75, 600 iterations; propagation 130 iterations without validation), both splits; then the
+# First the recipe within 30 CPU-minutes per model (per-frame stage with colour jitter, scales
+# 0.5-1.75 and the scores refined by the frame, model.refine=guided, 540 iterations; propagation 130
+# iterations without validation, the refinement trained with it), both splits, and the same
+# without the refinement (600 iterations, the propagation with the key path fixed); then the
 # earlier variants (no jitter, scales 0.7-1.4; propagation 300 iterations with the flow at the full
 # lr, at 0.1 x the lr, or fixed; or only the backbone fixed). After scripts/davis_flow_pretrained.sh
-# (it uses runs/flow_chairs/best.pt). About 2 hours on 2 CPU cores. Run from the repository root.
+# (it uses runs/flow_chairs/best.pt). About 2.5 hours on 2 CPU cores. Run from the repository root.
 set -euo pipefail
 OUT=runs/results_perframe && mkdir -p "$OUT"
 SLOW="train.lr_mult={flow_net: 0.1, flow_net.scale: 1.0}"
@@ -20,16 +22,25 @@ stage2() {  # stage2 SPLIT FROM RUN ITERS [overrides]: the propagation trained f
   dff train configs/davis/dff_lite0_s16_$split.yaml --work-dir runs/lite0_${split}_$run \
     model.load_from=runs/lite0_${split}_$from/best.pt model.load_modules=null train.iters=$iters "$@"
 }
-# the recipe within 30 CPU-minutes (the temporal split's propagation with the flow slow, the
-# sequence split's at the full lr: each the better in the variants below)
-for split in temporal sequences; do
-  perframe $split perframe_aug train.val_every=600 train.save_every=600 data.jitter=0.3 "data.scale_range=[0.5, 1.75]"
+recipe() {  # recipe SPLIT RUN PERFRAME_ITERS STAGE2_FREEZE [overrides of both stages]: within 30 CPU-minutes
+  local split=$1 run=$2 iters=$3 freeze=$4 && shift 4
+  perframe $split ${run}_pf train.iters=$iters train.val_every=$iters train.save_every=$iters data.jitter=0.3 \
+    "data.scale_range=[0.5, 1.75]" "$@"
+  # the temporal split's propagation with the flow slow, the sequence split's at the full lr: each
+  # the better in the variants below
   if [ $split = temporal ]; then flow=("$SLOW"); else flow=(); fi
-  stage2 $split perframe_aug recipe 130 train.val_every=0 train.save_every=130 train.warmup_iters=13 "$KEY_FIXED" \
+  stage2 $split ${run}_pf $run 130 train.val_every=0 train.save_every=130 train.warmup_iters=13 "$freeze" "$@" \
     ${flow[@]+"${flow[@]}"}
-  dff eval --checkpoint runs/lite0_${split}_recipe/last.pt --key-interval 5 --json $OUT/${split}_recipe_k5.json --overwrite
+  dff eval --checkpoint runs/lite0_${split}_$run/last.pt --key-interval 5 --json $OUT/${split}_${run}_k5.json --overwrite
+}
+for split in temporal sequences; do
+  recipe $split recipe 540 "train.freeze=[backbone, feature_conv, head]" model.refine=guided
+  recipe $split jitter 600 "$KEY_FIXED"  # the recipe before the refinement
 done
-dff eval --checkpoint runs/lite0_temporal_recipe/last.pt --key-interval 10 --json $OUT/temporal_recipe_k10.json --overwrite
+for run in recipe jitter; do
+  dff eval --checkpoint runs/lite0_temporal_$run/last.pt --key-interval 10 --json $OUT/temporal_${run}_k10.json \
+    --overwrite
+done
 # the earlier variants
 for split in temporal sequences; do
   perframe $split perframe train.val_every=300 train.save_every=300
