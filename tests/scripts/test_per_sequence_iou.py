@@ -15,10 +15,16 @@ def square(x0: int, size: int = 20) -> np.ndarray:
     return label
 
 
-def test_a_prediction_shifted_by_three_pixels_errs_within_two_pixels_of_a_boundary():
-    near, wrong = per_sequence_iou.errors_near_boundaries(square(23), square(20), 255, radii=(1, 2, 4))
-    assert wrong == 2 * 3 * 20  # two 3-px bands of 20 rows
-    # the true boundary's pixels lie on both sides of its edge: each band is 0, 1 and 2 px from them
+def right_of(x0: int) -> np.ndarray:
+    label = np.zeros((40, 60), np.uint8)
+    label[:, x0:] = 1
+    return label
+
+
+def test_a_prediction_shifted_by_three_pixels_errs_within_two_pixels_of_the_boundary():
+    near, wrong = per_sequence_iou.errors_near_boundaries(right_of(23), right_of(20), 255, radii=(1, 2, 4))
+    assert wrong == 3 * 40  # a 3-px band of 40 rows
+    # the boundary pixels are columns 19 and 20 (each side of the edge): the band lies 0, 1 and 2 px from them
     assert near == [80, 120, 120]
 
 
