@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torchvision.ops import Conv2dNormActivation
 
+from .segmenter import upsample
+
 REFINES = ("guided",)
-
-
-def _resize(x: torch.Tensor, size) -> torch.Tensor:
-    return x if tuple(x.shape[-2:]) == tuple(size) else F.interpolate(x, size=tuple(size), mode="bilinear",
-                                                                       align_corners=False)
 
 
 def _separable(cin: int, cout: int, dilation: int) -> nn.Sequential:
@@ -53,9 +49,11 @@ class GuidedRefine(nn.Module):
 
     def forward(self, scores: torch.Tensor, frame: torch.Tensor, size) -> torch.Tensor:
         """frame: (N, 3, H, W) RGB in [0, 1] (resized to size when it differs)."""
-        x = self.stem(_resize(frame, size).to(scores.dtype) * 2 - 1)
-        correction = self.out(self.mix(torch.cat([x, _resize(scores, x.shape[-2:])], 1)))
-        return _resize(scores, size) + _resize(correction, size)
+        size = (int(size[0]), int(size[1]))
+        frame = frame if tuple(frame.shape[-2:]) == size else upsample(frame, size)
+        x = self.stem(frame.to(scores.dtype) * 2 - 1)
+        correction = self.out(self.mix(torch.cat([x, upsample(scores, x.shape[-2:])], 1)))
+        return upsample(scores, size) + upsample(correction, size)
 
 
 def build_refine(name: str | None, num_classes: int) -> nn.Module | None:
