@@ -19,11 +19,10 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
-from dff.data.store import resized_size
+from dff.data.store import resized_size, shrink
 from dff.data.video import VideoReader
 from dff.data.video_writer import VideoWriter
 from dff.engine.builders import run_config
@@ -38,7 +37,7 @@ def rss_mb() -> float:
 def model_only_fps(seg, frames: list[np.ndarray]) -> float:
     h, w = frames[0].shape[:2]
     net_h, net_w = resized_size(h, w, seg.short_side)
-    small = [torch.from_numpy(cv2.resize(f, (net_w, net_h), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)
+    small = [torch.from_numpy(shrink(f, (net_h, net_w))).permute(2, 0, 1)
              .contiguous()[None].float().div_(255) for f in frames]
     seg.reset()
     with torch.no_grad():

@@ -6,6 +6,7 @@ allocator warm-up and compilation excluded). Each runs as its own `dff train` (o
 process. On a shared machine the figures are noisy: compare them within one invocation.
 
     python scripts/train_throughput.py configs/davis/dff_r18_s16_temporal.yaml --iters 6
+    python scripts/train_throughput.py configs/davis/dff_lite0_s16_temporal.yaml --set train.objective=per_frame
 """
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ VARIANTS = {
 }
 
 
-def run_variant(config: str, procs: int, extra: list[str], threads, iters: int, batch: int, work: Path) -> None:
-    """One `dff train` (torchrun when procs > 1) of `iters` iterations into work."""
-    overrides = [f"train.iters={iters}", "train.val_every=0", f"train.save_every={iters}", "train.keep_last=0",
+def run_variant(config: str, procs: int, extra: list[str], threads, iters: int, batch: int, work: Path,
+                sets: list[str] = ()) -> None:
+    """One `dff train` (torchrun when procs > 1) of `iters` iterations into work; sets: the user's overrides."""
+    overrides = [*sets, f"train.iters={iters}", "train.val_every=0", f"train.save_every={iters}", "train.keep_last=0",
                  "train.log_every=1", f"train.batch_size={batch // procs}", *extra]
     launch = [sys.executable, "-m", "dff"] if procs == 1 else [
         sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={procs}", "-m", "dff"]
@@ -58,6 +60,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2, help="untimed first iterations (default 2)")
     ap.add_argument("--batch", type=int, default=8, help="global batch per step (default 8)")
     ap.add_argument("--only", action="append", choices=list(VARIANTS), help="run only these variants")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config override for every variant, e.g. --set train.objective=per_frame")
     args = ap.parse_args()
     print(f"{args.config}: global batch {args.batch}, {args.iters} iterations, first {args.warmup} untimed")
     print(f"{'variant':<36} {'it/s':>7} {'img/s':>7} {'wall s':>7}")
@@ -66,7 +70,7 @@ def main() -> None:
             procs, extra, threads = VARIANTS[name]
             work = Path(tmp) / name.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
             t0 = time.time()
-            run_variant(args.config, procs, extra, threads, args.iters, args.batch, work)
+            run_variant(args.config, procs, extra, threads, args.iters, args.batch, work, args.set)
             r = rate(work, args.warmup)
             print(f"{name:<36} {r:>7.3f} {r * args.batch:>7.2f} {time.time() - t0:>7.0f}", flush=True)
 

