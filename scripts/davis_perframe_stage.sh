@@ -2,42 +2,48 @@
 # A per-frame stage before propagation (docs/results.md (h), "A per-frame stage first"): the Lite0
 # key network trained on single frames, then the propagation trained with the key path fixed.
 # First the recipe within 30 CPU-minutes per model (per-frame stage with colour jitter, scales
-# 0.5-1.75 and the scores refined by the frame, model.refine=guided, 540 iterations; propagation 130
-# iterations without validation, the refinement trained with it), both splits, and the same
-# without the refinement (600 iterations, the propagation with the key path fixed); then the
-# earlier variants (no jitter, scales 0.7-1.4; propagation 300 iterations with the flow at the full
-# lr, at 0.1 x the lr, or fixed; or only the backbone fixed). After scripts/davis_flow_pretrained.sh
-# (it uses runs/flow_chairs/best.pt). About 2.5 hours on 2 CPU cores. Run from the repository root.
+# 0.5-1.75 and the scores refined by the frame, model.refine=guided; then the propagation without
+# validation, the refinement trained with it), both splits: as two gloo processes of one thread
+# with channels-last tensors (1.4x the iterations per CPU-second of one process: 720 per-frame and
+# 200 propagation iterations), and as one process (540 and 130); the same without the refinement
+# (600 per-frame iterations, the propagation with the key path fixed); then the earlier variants
+# (no jitter, scales 0.7-1.4; propagation 300 iterations with the flow at the full lr, at 0.1 x
+# the lr, or fixed; or only the backbone fixed). After scripts/davis_flow_pretrained.sh (it uses
+# runs/flow_chairs/best.pt). About 3 hours on 2 CPU cores. Run from the repository root.
 set -euo pipefail
 OUT=runs/results_perframe && mkdir -p "$OUT"
 SLOW="train.lr_mult={flow_net: 0.1, flow_net.scale: 1.0}"
 KEY_FIXED="train.freeze=[backbone, feature_conv, head]"
+LAUNCH=dff  # what runs `train`: dff (one process), or dff2 (two gloo processes, batch 4 each)
+dff2() { OMP_NUM_THREADS=1 python -m torch.distributed.run --standalone --nproc-per-node=2 -m dff "$@"; }
 perframe() {  # perframe SPLIT RUN [overrides]: the key network alone, 600 iterations
   local split=$1 run=$2 && shift 2
-  dff train configs/davis/dff_lite0_s16_$split.yaml --work-dir runs/lite0_${split}_$run train.objective=per_frame \
+  $LAUNCH train configs/davis/dff_lite0_s16_$split.yaml --work-dir runs/lite0_${split}_$run train.objective=per_frame \
     "train.lr_mult={backbone: 0.5}" train.iters=600 "$@"
 }
 stage2() {  # stage2 SPLIT FROM RUN ITERS [overrides]: the propagation trained from SPLIT's per-frame run FROM
   local split=$1 from=$2 run=$3 iters=$4 && shift 4
-  dff train configs/davis/dff_lite0_s16_$split.yaml --work-dir runs/lite0_${split}_$run \
+  $LAUNCH train configs/davis/dff_lite0_s16_$split.yaml --work-dir runs/lite0_${split}_$run \
     model.load_from=runs/lite0_${split}_$from/best.pt model.load_modules=null train.iters=$iters "$@"
 }
-recipe() {  # recipe SPLIT RUN PERFRAME_ITERS STAGE2_FREEZE [overrides of both stages]: within 30 CPU-minutes
-  local split=$1 run=$2 iters=$3 freeze=$4 && shift 4
+recipe() {  # recipe SPLIT RUN PERFRAME_ITERS STAGE2_ITERS STAGE2_FREEZE [overrides of both stages]: within 30 CPU-minutes
+  local split=$1 run=$2 iters=$3 iters2=$4 freeze=$5 && shift 5
   perframe $split ${run}_pf train.iters=$iters train.val_every=$iters train.save_every=$iters data.jitter=0.3 \
     "data.scale_range=[0.5, 1.75]" "$@"
   # the temporal split's propagation with the flow slow, the sequence split's at the full lr: each
   # the better in the variants below
   if [ $split = temporal ]; then flow=("$SLOW"); else flow=(); fi
-  stage2 $split ${run}_pf $run 130 train.val_every=0 train.save_every=130 train.warmup_iters=13 "$freeze" "$@" \
+  stage2 $split ${run}_pf $run $iters2 train.val_every=0 train.save_every=$iters2 train.warmup_iters=$((iters2 / 10)) \
+    "$freeze" "$@" \
     ${flow[@]+"${flow[@]}"}
   dff eval --checkpoint runs/lite0_${split}_$run/last.pt --key-interval 5 --json $OUT/${split}_${run}_k5.json --overwrite
 }
 for split in temporal sequences; do
-  recipe $split recipe 540 "train.freeze=[backbone, feature_conv, head]" model.refine=guided
-  recipe $split jitter 600 "$KEY_FIXED"  # the recipe before the refinement
+  LAUNCH=dff2 recipe $split recipe2 720 200 "$KEY_FIXED" model.refine=guided train.batch_size=4 train.channels_last=true
+  recipe $split recipe 540 130 "$KEY_FIXED" model.refine=guided  # one process
+  recipe $split jitter 600 130 "$KEY_FIXED"  # the recipe before the refinement
 done
-for run in recipe jitter; do
+for run in recipe2 recipe jitter; do
   dff eval --checkpoint runs/lite0_temporal_$run/last.pt --key-interval 10 --json $OUT/temporal_${run}_k10.json \
     --overwrite
 done

@@ -29,7 +29,7 @@ def voc_palette(n: int = 256) -> np.ndarray:
 def colourise(labels: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """RGB (H, W, 3) uint8 of class ids (H, W) < 256: each id's palette colour (black past its end)."""
     # each colour packed into one uint32 (R, G, B, 0 in memory): one 4-byte gather per pixel, then
-    # OpenCV drops the fourth byte; ~6x faster at 960x540 than cv2.LUT's 3-channel table (1.6 ms)
+    # OpenCV drops the fourth byte; at 960x540 0.8 ms against 1.7 for cv2.LUT's 3-channel table
     packed = np.zeros((256, 4), np.uint8)
     packed[:len(palette), :3] = palette[:256]
     rgba = np.take(packed.view(np.uint32)[:, 0], labels.astype(np.uint8, copy=False))
