@@ -156,6 +156,9 @@ class Train(_Section):
         "key network's own output on the current frame)"))
     distill_temperature: PosFloat = Field(1.0, description=(
         "distill: softmax temperature of teacher and student (loss x its square)"))
+    lovasz_weight: Annotated[float, Field(ge=0)] = Field(0.0, description=(
+        "propagated and per_frame: weight of a Lovasz-softmax term (Berman et al. 2018, a surrogate of 1 - IoU "
+        "per image over its classes) added to the cross-entropy; 0: cross-entropy alone"))
     freeze: list[str] = Field([], description=(
         "modules kept fixed, weights and BatchNorm statistics: `backbone`, `feature_conv`, `head`, "
         "`flow_net`, and for accel `update`, `fusion`; or a submodule by dotted name (`backbone.stem`, "

@@ -124,7 +124,8 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
     model = convert_sync_bn(model, ctx, tc["sync_bn"]).to(dev)
     if tc["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
-    forward = TrainForward(model, tc["objective"], cfg["data"]["ignore_index"], tc["distill_temperature"])
+    forward = TrainForward(model, tc["objective"], cfg["data"]["ignore_index"], tc["distill_temperature"],
+                           tc["lovasz_weight"])
     pair_only = cfg["model"]["propagation"] == "direct" or tc["objective"] in ("per_frame", "flow")
     crop = cfg["data"]["crop_size"] or [cfg["data"]["short_side"]] * 2
     fix_unused(forward, crop, 2 if pair_only else k, ctx.main)

@@ -34,9 +34,12 @@ class TrainForward(nn.Module):
         ignore_index: label value that carries no loss (cross-entropy objectives).
         temperature: distill: softmax temperature of teacher and student (the loss is scaled by
             its square, as in Hinton et al., so gradients keep their size).
+        lovasz_weight: propagated and per_frame: a Lovasz-softmax term of this weight beside each
+            cross-entropy ("lovasz" / "<branch>_lovasz"); 0 for none.
     """
 
-    def __init__(self, model: nn.Module, objective: str, ignore_index: int = 255, temperature: float = 1.0):
+    def __init__(self, model: nn.Module, objective: str, ignore_index: int = 255, temperature: float = 1.0,
+                 lovasz_weight: float = 0.0):
         super().__init__()
         if objective not in OBJECTIVES:
             raise ConfigError(f"unknown train.objective {objective!r}; valid: {', '.join(OBJECTIVES)}")
@@ -46,7 +49,9 @@ class TrainForward(nn.Module):
         if not temperature > 0:
             raise ConfigError(f"train.distill_temperature must be > 0, got {temperature}")
         self.model, self.objective = model, objective
-        self.ignore_index, self.temperature = ignore_index, float(temperature)
+        if lovasz_weight < 0:
+            raise ConfigError(f"train.lovasz_weight must be >= 0, got {lovasz_weight}")
+        self.ignore_index, self.temperature, self.lovasz_weight = ignore_index, float(temperature), float(lovasz_weight)
         self.names = []
         if objective == "per_frame":
             self.names = [n for n, mods in model.branches.items()
@@ -67,15 +72,53 @@ class TrainForward(nn.Module):
         """Summed loss per term for windows clip (N, T, 3, H, W) (key first, current last) at key
         offsets (N,); target: labels (N, H, W), or for flow (N, 3, H, W) = u, v, valid."""
         if self.objective == "propagated":
-            return {"ce": pixel_ce(self.model(clip, offset), target, self.ignore_index)}
+            return self._label_terms("ce", self.model(clip, offset), target)
         if self.objective == "per_frame":
             frame = clip[:, -1]
-            return {n: pixel_ce(self.model.branch_logits(n, frame), target, self.ignore_index) for n in self.names}
+            return {k: v for n in self.names for k, v in self._label_terms(n, self.model.branch_logits(n, frame),
+                                                                            target).items()}
         if self.objective == "flow":
             return flow_epe_terms(self.model.flow_net.pyramid(clip[:, -1], clip[:, 0]), target)
         with torch.no_grad():
             teacher = self.model.branch_logits("reference", clip[:, -1])
         return {"kd": soft_kl(self.model(clip, offset), teacher, self.temperature)}
+
+
+    def _label_terms(self, name: str, logits: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{name: cross-entropy sum} and, with a Lovasz weight, {name_lovasz: the per-image Lovasz
+        losses' sum scaled by labelled pixels per image, so that after the step's division by the
+        labelled pixels it is their mean over images}."""
+        terms = {name: pixel_ce(logits, target, self.ignore_index)}
+        if self.lovasz_weight > 0:
+            per_image = self.count(target) / target.shape[0]
+            terms[f"{name}_lovasz"] = self.lovasz_weight * lovasz_softmax(logits, target, self.ignore_index) * per_image
+        return terms
+
+
+def lovasz_softmax(logits: torch.Tensor, label: torch.Tensor, ignore_index: int) -> torch.Tensor:
+    """Lovasz-softmax loss (Berman, Triki and Blaschko, CVPR 2018) summed over the images of a batch.
+
+    Per image and per class present in its labels: the pixels' errors |[y = c] - p_c|, sorted
+    descending, dotted with the steps of the Jaccard loss as the errors are taken in that order;
+    the convex extension of 1 - IoU, equal to it for hard 0/1 probabilities. Averaged over the
+    image's present classes; ignored pixels and images without labels contribute nothing.
+    """
+    probs = logits.float().softmax(1)
+    total = probs.new_zeros(())
+    for p, y in zip(probs, label):
+        keep = y != ignore_index
+        p, y = p[:, keep], y[keep]
+        if y.numel() == 0:
+            continue
+        per_class = []
+        for c in y.unique():
+            fg = (y == c).float()
+            errors, order = (fg - p[c]).abs().sort(descending=True)
+            fg = fg[order]
+            jaccard = 1 - (fg.sum() - fg.cumsum(0)) / (fg.sum() + (1 - fg).cumsum(0))
+            per_class.append(errors @ torch.cat((jaccard[:1], jaccard[1:] - jaccard[:-1])))
+        total = total + torch.stack(per_class).mean()
+    return total
 
 
 def pixel_ce(logits: torch.Tensor, label: torch.Tensor, ignore_index: int) -> torch.Tensor:

@@ -12,7 +12,7 @@ from dff.engine.builders import load_split, model_from_config
 from dff.engine.checkpoint import load_checkpoint
 from dff.engine.flow_epe import evaluate_flow
 from dff.engine.train.loop import init_from, seed_everything, train
-from dff.engine.train.objective import FLOW_LEVEL_WEIGHTS, TrainForward, flow_epe_terms, soft_kl
+from dff.engine.train.objective import FLOW_LEVEL_WEIGHTS, TrainForward, flow_epe_terms, lovasz_softmax, soft_kl
 from dff.models.flow import DISFlow, ZeroFlow
 from dff.ops import flow_warp, resize_flow
 
@@ -113,6 +113,47 @@ def test_soft_kl_is_the_kl_divergence_times_t_squared():
     ref = F.kl_div(F.log_softmax(s / 2, 1), F.log_softmax(t / 2, 1), log_target=True, reduction="sum") * 4
     assert soft_kl(s, t, 2.0).item() == pytest.approx(ref.item(), rel=1e-5)
     assert soft_kl(t, t, 2.0).item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_lovasz_softmax_is_one_minus_iou_for_hard_scores_and_its_gradient_raises_iou():
+    torch.manual_seed(0)
+    label = torch.randint(0, 3, (3, 12, 16))
+    label[0, :2] = 255  # ignored pixels
+    label[1] = 1  # an image with one class
+    pred = torch.randint(0, 3, (3, 12, 16))
+    logits = F.one_hot(pred, 3).permute(0, 3, 1, 2).float() * 50  # hard probabilities
+    expected = 0.0
+    for p, y in zip(pred, label):
+        keep = y != 255
+        ious = [((p == c) & (y == c) & keep).sum() / (((p == c) | (y == c)) & keep).sum() for c in y[keep].unique()]
+        expected += 1 - torch.stack(ious).mean().item()
+    assert lovasz_softmax(logits, label, 255).item() == pytest.approx(expected, rel=1e-5)
+    assert lovasz_softmax(F.one_hot(label.clamp(max=2), 3).permute(0, 3, 1, 2).float() * 50, label, 255).item() < 1e-6
+    assert lovasz_softmax(logits, torch.full_like(label, 255), 255).item() == 0.0  # nothing labelled
+    soft = torch.randn(3, 3, 12, 16, requires_grad=True)
+    loss = lovasz_softmax(soft, label, 255)
+    loss.backward()
+    with torch.no_grad():
+        assert lovasz_softmax(soft - 2.0 * soft.grad, label, 255) < loss
+
+
+def test_lovasz_weight_adds_a_term_per_branch_at_its_mean_per_image(tiny_cfg):
+    torch.manual_seed(0)
+    net = model_from_config(tiny_cfg, 3).eval()
+    clip, target = torch.rand(2, 2, 3, 32, 48), torch.randint(0, 3, (2, 32, 48))
+    target[0, :4] = 255
+    offset = torch.tensor([1, 1])
+    plain = TrainForward(net, "per_frame")(clip, target, offset)
+    forward = TrainForward(net, "per_frame", lovasz_weight=0.5)
+    terms = forward(clip, target, offset)
+    assert set(terms) == set(plain) | {f"{n}_lovasz" for n in plain} and len(plain) >= 1
+    for n in plain:
+        assert terms[n].item() == pytest.approx(plain[n].item(), rel=1e-6)  # the cross-entropy unchanged
+        logits = net.branch_logits(n, clip[:, -1])
+        mean = lovasz_softmax(logits, target, 255).item() / 2  # over the two images
+        assert (terms[f"{n}_lovasz"] / forward.count(target)).item() == pytest.approx(0.5 * mean, rel=1e-5)
+    propagated = TrainForward(net, "propagated", lovasz_weight=1.0)(clip, target, offset)
+    assert set(propagated) == {"ce", "ce_lovasz"}
 
 
 def test_distill_fixes_the_teacher_and_trains_flow_without_labels(tiny_cfg, tmp_path, one_thread):
