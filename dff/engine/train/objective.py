@@ -83,7 +83,6 @@ class TrainForward(nn.Module):
             teacher = self.model.branch_logits("reference", clip[:, -1])
         return {"kd": soft_kl(self.model(clip, offset), teacher, self.temperature)}
 
-
     def _label_terms(self, name: str, logits: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """{name: cross-entropy sum} and, with a Lovasz weight, {name_lovasz: the per-image Lovasz
         losses' sum scaled by labelled pixels per image, so that after the step's division by the
