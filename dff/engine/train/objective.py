@@ -48,9 +48,9 @@ class TrainForward(nn.Module):
                               f"not {type(model.flow_net).__name__}")
         if not temperature > 0:
             raise ConfigError(f"train.distill_temperature must be > 0, got {temperature}")
-        self.model, self.objective = model, objective
         if lovasz_weight < 0:
             raise ConfigError(f"train.lovasz_weight must be >= 0, got {lovasz_weight}")
+        self.model, self.objective = model, objective
         self.ignore_index, self.temperature, self.lovasz_weight = ignore_index, float(temperature), float(lovasz_weight)
         self.names = []
         if objective == "per_frame":
