@@ -17,7 +17,6 @@ BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v3_larg
 FLOWS = ("flownets_lite", "raft_small", "dis", "zero", "oracle")
 OBJECTIVES = ("propagated", "per_frame", "flow", "distill")
 REFINES = ("guided",)
-CONTEXTS = ("aspp",)
 
 PosInt = Annotated[int, Field(ge=1)]
 Count = Annotated[int, Field(ge=0)]
@@ -107,10 +106,6 @@ class Model(_Section):
         "`null`: class scores upsampled bilinearly from the feature grid; `guided`: corrected at 1/4 of the frame "
         "size by a small net on the frame itself, on every frame (key or propagated), for the boundaries that "
         "output stride 16 blurs (starts as bilinear; a pretrained `key_network` then needs training)"))
-    context: Literal[CONTEXTS] | None = Field(None, description=(
-        "`null`: a 3x3 feature conv between backbone and warped features; `aspp`: DeepLabV3's atrous spatial "
-        "pyramid pooling there (separable, rates 3, 6, 9, and image pooling), context across the frame; dff's own "
-        "key networks"))
     propagation: Literal["direct", "chained"] = Field("direct", description=(
         "`direct` (DFF: current frame to key in one warp) or `chained` (Accel: frame to frame, features carried "
         "along); training and test"))

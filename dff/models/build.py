@@ -7,7 +7,7 @@ from .accel import FUSIONS, AccelSegmenter, UpdateBranch, fusion_conv
 from .backbones import BACKBONES, build_backbone
 from .dff import DFFSegmenter
 from .flow import FLOW_NETS, build_flow_net
-from .heads import CONTEXTS, SegHead, feature_conv as feature_conv_of
+from .heads import SegHead, conv_bn_relu
 from .pretrained import key_network as key_network_of
 from .refine import REFINES, build_refine
 
@@ -22,8 +22,7 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
                 propagation: str = "direct", arch: str = "dff", update_backbone: str = "resnet18",
                 update_output_stride: int = 16, update_channels: int = 128, update_kernel: int = 3,
                 update_scale: float = 1.0,
-                fusion: str = "score", key_network=None, refine: str | None = None,
-                context: str | None = None) -> DFFSegmenter:
+                fusion: str = "score", key_network=None, refine: str | None = None) -> DFFSegmenter:
     """Assemble a DFFSegmenter, or an AccelSegmenter when arch is "accel".
 
     Args:
@@ -53,16 +52,11 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
             num_classes must then be its own.
         refine: None (scores upsampled bilinearly) or one of REFINES ("guided": corrected on a finer grid
             guided by the frame, refine.GuidedRefine).
-        context: None (a 3x3 feature conv) or one of CONTEXTS in its place ("aspp": heads.ASPP); dff's
-            own key networks only.
     """
     if pretrained not in (None, "imagenet", "default"):
         raise ValueError(f"model.pretrained must be null, 'imagenet' or 'default', got {pretrained!r}")
     if arch not in ARCHS:
         raise ValueError(f"unknown model.arch {arch!r}; valid: {', '.join(ARCHS)}")
-    if key_network and context:
-        raise ValueError("model.context replaces dff's own feature conv; a model.key_network has none (set "
-                         "model.context=null)")
     kn = key_network_of(key_network, num_classes, pretrained == "default") if key_network else None
     net = kn.key_path if kn else build_backbone(backbone, output_stride, pretrained == "imagenet")
     channels = kn.channels if kn else feat_channels  # of the warped features
@@ -71,7 +65,7 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
     # draw every initial weight as they always have
     update = UpdateBranch(update_backbone, num_classes, update_output_stride, update_channels,
                           pretrained == "imagenet", update_kernel, update_scale) if arch == "accel" else None
-    feature_conv = nn.Identity() if kn else feature_conv_of(net.out_channels, feat_channels, context)
+    feature_conv = nn.Identity() if kn else conv_bn_relu(net.out_channels, feat_channels)
     head = kn.head if kn else SegHead(feat_channels, num_classes)
     fuse = fusion_conv(fusion, num_classes, channels, update_channels) if update is not None else None
     refiner = build_refine(refine, num_classes)
@@ -85,4 +79,4 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
     return model
 
 
-__all__ = ["ARCHS", "BACKBONES", "CONTEXTS", "FLOW_NETS", "FUSIONS", "REFINES", "build_flow_net", "build_model"]
+__all__ = ["ARCHS", "BACKBONES", "FLOW_NETS", "FUSIONS", "REFINES", "build_flow_net", "build_model"]
