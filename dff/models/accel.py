@@ -5,7 +5,8 @@ import torch
 import torch.nn as nn
 
 from ..ops import resize_frames
-from .backbones import Normalize, build_backbone
+from .backbones import build_backbone
+from .normalize import Normalize
 from .dff import DFFSegmenter
 from .heads import SegHead, conv_bn_relu
 from .segmenter import State, upsample

@@ -8,8 +8,6 @@ import torchvision
 
 from .efficientnet_lite import EfficientNetLite0
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision backbones expect this normalisation
-IMAGENET_STD = (0.229, 0.224, 0.225)
 RESNETS = {
     "resnet18": (torchvision.models.resnet18, "ResNet18_Weights", 512),
     "resnet34": (torchvision.models.resnet34, "ResNet34_Weights", 512),
@@ -21,18 +19,6 @@ MOBILENETS = {
     "mobilenet_v3_small": (torchvision.models.mobilenet_v3_small, "MobileNet_V3_Small_Weights", 576),
 }
 BACKBONES = (*RESNETS, *MOBILENETS, "efficientnet_lite0")
-
-
-class Normalize(nn.Module):
-    """[0, 1] RGB frames to the ImageNet-normalised input that torchvision's backbones expect."""
-
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return (frames - self.mean) / self.std
 
 
 def _build(name: str, builder, weights_enum: str, pretrained: bool, **kwargs) -> nn.Module:

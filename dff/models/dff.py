@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from ..ops import flow_warp
-from .backbones import Normalize
+from .normalize import Normalize
 from .segmenter import Segmenter, State, upsample
 
 

@@ -13,6 +13,11 @@ import torch
 import torch.nn as nn
 from torchvision.ops import Conv2dNormActivation
 
+from .normalize import IMAGENET_MEAN, IMAGENET_STD
+
+# Google trained the Lite models on "inception-style" input, (pixel - 127) / 128, for their
+# post-training quantisation; dff's backbones all receive ImageNet's mean / std instead.
+LITE_MEAN, LITE_STD = 127 / 255, 128 / 255
 # (expansion, kernel, stride, output channels, blocks) of B0's seven stages
 STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3),
           (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
@@ -101,9 +106,22 @@ def _our_name(key: str) -> str | None:
     return f"blocks.{index}.{part[layer]}.{param}"
 
 
+def _fold_input_normalisation(out: dict[str, torch.Tensor]) -> None:
+    """Make the stem take ImageNet-normalised frames as the weights took Lite's own input.
+
+    Lite's input is a * x + b of the ImageNet-normalised x (per channel); the stem conv (no bias)
+    absorbs a, and the constant conv(b) its BatchNorm's running mean. Exact wherever the 3x3 stem
+    does not reach the zero padding (its first output row and column see 0 where Lite saw b)."""
+    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    w = out["stem.0.weight"]
+    out["stem.0.weight"] = w * std / LITE_STD
+    out["stem.1.running_mean"] = out["stem.1.running_mean"] - (w * (mean - LITE_MEAN) / LITE_STD).sum((1, 2, 3))
+
+
 def imagenet_state_dict(head: bool = False, with_classifier: bool = False) -> dict[str, torch.Tensor]:
-    """The package's ImageNet weights under this module's names (the 1280-channel head conv only
-    with head; the 1000-class _fc as classifier.weight/.bias with with_classifier)."""
+    """The package's ImageNet weights under this module's names, the stem converted to ImageNet-
+    normalised input (_fold_input_normalisation); the 1280-channel head conv only with head; the
+    1000-class _fc as classifier.weight/.bias with with_classifier."""
     state = torch.load(imagenet_weights_path(), map_location="cpu", weights_only=True)
     out = {}
     for key, value in state.items():
@@ -113,4 +131,5 @@ def imagenet_state_dict(head: bool = False, with_classifier: bool = False) -> di
                 out[key.replace("_fc", "classifier")] = value
         elif head or not name.startswith("head."):
             out[name] = value
+    _fold_input_normalisation(out)
     return out

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 import dff
 from dff.engine.builders import load_trained
 from dff.engine.stream import StreamSegmenter
-from dff.models.backbones import Normalize
+from dff.models.normalize import Normalize
 
 
 def as_input(frame: np.ndarray, size) -> torch.Tensor:

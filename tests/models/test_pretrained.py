@@ -5,7 +5,7 @@ import torch
 import torchvision
 
 from dff.models import build_model
-from dff.models.backbones import Normalize
+from dff.models.normalize import Normalize
 from dff.models.pretrained import TORCHVISION_SEGMENTERS, key_network_classes
 
 FRAME = (1, 3, 72, 104)  # odd multiples of the strides: the upsampling must still match

@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...ops import resize_flow
-from ..backbones import IMAGENET_MEAN, IMAGENET_STD
+from ..normalize import IMAGENET_MEAN, IMAGENET_STD
 from .base import FlowNet
 
 
