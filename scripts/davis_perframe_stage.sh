@@ -5,11 +5,12 @@
 # 0.5-1.75 and the scores refined by the frame, model.refine=guided; then the propagation without
 # validation, the refinement trained with it), both splits: as two gloo processes of one thread
 # with channels-last tensors (1.4x the iterations per CPU-second of one process: 720 per-frame and
-# 200 propagation iterations), and as one process (540 and 130); the same without the refinement
-# (600 per-frame iterations, the propagation with the key path fixed); then the earlier variants
-# (no jitter, scales 0.7-1.4; propagation 300 iterations with the flow at the full lr, at 0.1 x
-# the lr, or fixed; or only the backbone fixed). After scripts/davis_flow_pretrained.sh (it uses
-# runs/flow_chairs/best.pt). About 3 hours on 2 CPU cores. Run from the repository root.
+# 200 propagation iterations; recipe2, and recipe3 / recipe4 with 2x / 4x the lr in the per-frame
+# stage), and as one process (540 and 130); the same without the refinement (600 per-frame
+# iterations, the propagation with the key path fixed); then the earlier variants (no jitter,
+# scales 0.7-1.4; propagation 300 iterations with the flow at the full lr, at 0.1 x the lr, or
+# fixed; or only the backbone fixed). After scripts/davis_flow_pretrained.sh (it uses
+# runs/flow_chairs/best.pt). About 5 hours on 2 CPU cores. Run from the repository root.
 set -euo pipefail
 OUT=runs/results_perframe && mkdir -p "$OUT"
 SLOW="train.lr_mult={flow_net: 0.1, flow_net.scale: 1.0}"
@@ -28,8 +29,9 @@ stage2() {  # stage2 SPLIT FROM RUN ITERS [overrides]: the propagation trained f
 }
 recipe() {  # recipe SPLIT RUN PERFRAME_ITERS STAGE2_ITERS STAGE2_FREEZE [overrides of both stages]: within 30 CPU-minutes
   local split=$1 run=$2 iters=$3 iters2=$4 freeze=$5 && shift 5
+  # PF_LR: the per-frame stage's lr (unset: the config's)
   perframe $split ${run}_pf train.iters=$iters train.val_every=$iters train.save_every=$iters data.jitter=0.3 \
-    "data.scale_range=[0.5, 1.75]" "$@"
+    "data.scale_range=[0.5, 1.75]" ${PF_LR:+train.lr=$PF_LR} "$@"
   # the temporal split's propagation with the flow slow, the sequence split's at the full lr: each
   # the better in the variants below
   if [ $split = temporal ]; then flow=("$SLOW"); else flow=(); fi
@@ -40,10 +42,14 @@ recipe() {  # recipe SPLIT RUN PERFRAME_ITERS STAGE2_ITERS STAGE2_FREEZE [overri
 }
 for split in temporal sequences; do
   LAUNCH=dff2 recipe $split recipe2 720 200 "$KEY_FIXED" model.refine=guided train.batch_size=4 train.channels_last=true
+  for lr in 2 4; do
+    LAUNCH=dff2 PF_LR=$lr.0e-3 recipe $split recipe$((lr / 2 + 2)) 720 200 "$KEY_FIXED" model.refine=guided \
+      train.batch_size=4 train.channels_last=true
+  done
   recipe $split recipe 540 130 "$KEY_FIXED" model.refine=guided  # one process
   recipe $split jitter 600 130 "$KEY_FIXED"  # the recipe before the refinement
 done
-for run in recipe2 recipe jitter; do
+for run in recipe2 recipe3 recipe4 recipe jitter; do
   dff eval --checkpoint runs/lite0_temporal_$run/last.pt --key-interval 10 --json $OUT/temporal_${run}_k10.json \
     --overwrite
 done
