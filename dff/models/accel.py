@@ -6,9 +6,9 @@ import torch.nn as nn
 
 from ..ops import resize_frames
 from .backbones import build_backbone
-from .normalize import Normalize
 from .dff import DFFSegmenter
 from .heads import SegHead, conv_bn_relu
+from .normalize import Normalize
 from .segmenter import State, upsample
 
 FUSIONS = ("score", "feature")

@@ -1,5 +1,6 @@
 """Data-parallel training under torchrun: 2 CPU processes (gloo) = 1 process with twice the batch."""
 import json
+import os
 import subprocess
 import sys
 
@@ -39,7 +40,9 @@ def test_two_processes_match_one_with_twice_the_batch(tiny_cfg, tmp_path):
     save_config(cfg, cfg_file)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "dff", "train", str(cfg_file), "--device", "cpu", "--work-dir", str(tmp_path / "ddp")]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    # one thread per process whatever the caller's OMP_NUM_THREADS (two each: 2e-5 apart by sum order)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     two = load_checkpoint(tmp_path / "ddp" / "last.pt")
     one = one_process(merge(cfg, {"train": {"batch_size": 4}}), tmp_path / "one")
