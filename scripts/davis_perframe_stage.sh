@@ -41,9 +41,8 @@ recipe() {  # recipe SPLIT RUN PERFRAME_ITERS STAGE2_ITERS STAGE2_FREEZE [overri
   dff eval --checkpoint runs/lite0_${split}_$run/last.pt --key-interval 5 --json $OUT/${split}_${run}_k5.json --overwrite
 }
 for split in temporal sequences; do
-  LAUNCH=dff2 recipe $split recipe2 720 200 "$KEY_FIXED" model.refine=guided train.batch_size=4 train.channels_last=true
-  for lr in 2 4; do
-    LAUNCH=dff2 PF_LR=$lr.0e-3 recipe $split recipe$((lr / 2 + 2)) 720 200 "$KEY_FIXED" model.refine=guided \
+  for run_lr in recipe2: recipe3:2.0e-3 recipe4:4.0e-3; do  # RUN:PER-FRAME LR (none: the config's)
+    LAUNCH=dff2 PF_LR=${run_lr#*:} recipe $split ${run_lr%%:*} 720 200 "$KEY_FIXED" model.refine=guided \
       train.batch_size=4 train.channels_last=true
   done
   recipe $split recipe 540 130 "$KEY_FIXED" model.refine=guided  # one process

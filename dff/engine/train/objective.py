@@ -74,9 +74,10 @@ class TrainForward(nn.Module):
         if self.objective == "propagated":
             return self._label_terms("ce", self.model(clip, offset), target)
         if self.objective == "per_frame":
-            frame = clip[:, -1]
-            return {k: v for n in self.names for k, v in self._label_terms(n, self.model.branch_logits(n, frame),
-                                                                            target).items()}
+            frame, terms = clip[:, -1], {}
+            for n in self.names:
+                terms.update(self._label_terms(n, self.model.branch_logits(n, frame), target))
+            return terms
         if self.objective == "flow":
             return flow_epe_terms(self.model.flow_net.pyramid(clip[:, -1], clip[:, 0]), target)
         with torch.no_grad():
