@@ -16,7 +16,7 @@ BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v3_larg
              "efficientnet_lite0")
 FLOWS = ("flownets_lite", "raft_small", "dis", "zero", "oracle")
 OBJECTIVES = ("propagated", "per_frame", "flow", "distill")
-REFINES = ("guided", "guided_fine")
+REFINES = ("guided",)
 
 PosInt = Annotated[int, Field(ge=1)]
 Count = Annotated[int, Field(ge=0)]
@@ -105,8 +105,7 @@ class Model(_Section):
     refine: Literal[REFINES] | None = Field(None, description=(
         "`null`: class scores upsampled bilinearly from the feature grid; `guided`: corrected at 1/4 of the frame "
         "size by a small net on the frame itself, on every frame (key or propagated), for the boundaries that "
-        "output stride 16 blurs (starts as bilinear; a pretrained `key_network` then needs training); "
-        "`guided_fine`: and a second correction at 1/2 of the frame size"))
+        "output stride 16 blurs (starts as bilinear; a pretrained `key_network` then needs training)"))
     propagation: Literal["direct", "chained"] = Field("direct", description=(
         "`direct` (DFF: current frame to key in one warp) or `chained` (Accel: frame to frame, features carried "
         "along); training and test"))

@@ -15,7 +15,7 @@ from torchvision.ops import Conv2dNormActivation
 
 from .segmenter import upsample
 
-REFINES = ("guided", "guided_fine")
+REFINES = ("guided",)
 
 
 def _separable(cin: int, cout: int, dilation: int) -> nn.Sequential:
@@ -29,49 +29,37 @@ class GuidedRefine(nn.Module):
 
     stem: two stride-2 3x3 convs on the frame; mix: two separable 3x3 convs (dilation 1, 2) over
     the stem's features and the scores upsampled to the stem's grid; out: a 1x1 conv to a
-    correction that is upsampled to size and added to the scores upsampled there. With fine, a
-    second correction at 1/2 of size: one separable conv over the first stem conv's features and
-    the corrected scores there, then a 1x1 conv (thin structures, a bicycle's frame or a kite's
-    lines, are a cell or two wide at 1/4). Every correction starts at zero, so an untrained
-    refinement is exactly bilinear upsampling.
+    correction that is upsampled to size and added to the scores upsampled there. out starts at
+    zero, so an untrained refinement is exactly bilinear upsampling.
 
     Args:
         num_classes: C.
         channels: channels of mix.
-        stem_channels: channels of the stem (and of the fine stage).
-        fine: add the correction at 1/2 of size.
+        stem_channels: channels of the stem.
     """
 
-    def __init__(self, num_classes: int, channels: int = 32, stem_channels: int = 16, fine: bool = False):
+    def __init__(self, num_classes: int, channels: int = 32, stem_channels: int = 16):
         super().__init__()
         self.stem = nn.Sequential(Conv2dNormActivation(3, stem_channels, 3, 2),
                                   Conv2dNormActivation(stem_channels, stem_channels, 3, 2))
         self.mix = nn.Sequential(_separable(stem_channels + num_classes, channels, 1), _separable(channels, channels, 2))
         self.out = nn.Conv2d(channels, num_classes, 1)
-        self.fine = nn.Sequential(_separable(stem_channels + num_classes, stem_channels, 1),
-                                  nn.Conv2d(stem_channels, num_classes, 1)) if fine else None
-        for last in [self.out] + ([self.fine[-1]] if fine else []):
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, scores: torch.Tensor, frame: torch.Tensor, size) -> torch.Tensor:
         """frame: (N, 3, H, W) RGB in [0, 1] (resized to size when it differs)."""
         size = (int(size[0]), int(size[1]))
         frame = frame if tuple(frame.shape[-2:]) == size else upsample(frame, size)
-        half = self.stem[0](frame.to(scores.dtype) * 2 - 1)
-        x = self.stem[1](half)
+        x = self.stem(frame.to(scores.dtype) * 2 - 1)
         correction = self.out(self.mix(torch.cat([x, upsample(scores, x.shape[-2:])], 1)))
-        out = upsample(scores, size) + upsample(correction, size)
-        if self.fine is not None:
-            corrected = upsample(scores, half.shape[-2:]) + upsample(correction, half.shape[-2:])
-            out = out + upsample(self.fine(torch.cat([half, corrected], 1)), size)
-        return out
+        return upsample(scores, size) + upsample(correction, size)
 
 
 def build_refine(name: str | None, num_classes: int) -> nn.Module | None:
     """The refinement that model.refine names, or None (bilinear upsampling)."""
     if name is None:
         return None
-    if name in REFINES:
-        return GuidedRefine(num_classes, fine=name == "guided_fine")
+    if name == "guided":
+        return GuidedRefine(num_classes)
     raise ValueError(f"unknown model.refine {name!r}; valid: {', '.join(REFINES)} (or null)")

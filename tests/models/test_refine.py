@@ -26,17 +26,15 @@ def boundary_error(scores: torch.Tensor, edges: torch.Tensor) -> float:
     return (first - edges.view(-1, 1)).abs().float().mean().item()
 
 
-@pytest.mark.parametrize("fine", [False, True])
-def test_an_untrained_refinement_is_bilinear_upsampling(fine):
-    refine = GuidedRefine(3, fine=fine).eval()
+def test_an_untrained_refinement_is_bilinear_upsampling():
+    refine = GuidedRefine(3).eval()
     scores = torch.randn(2, 3, 4, 5)
     assert torch.equal(refine(scores, torch.rand(2, 3, 64, 80), (64, 80)), upsample(scores, (64, 80)))
 
 
-@pytest.mark.parametrize("fine", [False, True])
-def test_a_trained_refinement_moves_boundaries_onto_the_frames_edges(fine):
+def test_a_trained_refinement_moves_boundaries_onto_the_frames_edges():
     torch.manual_seed(0)
-    refine = GuidedRefine(2, fine=fine)
+    refine = GuidedRefine(2)
     opt = torch.optim.Adam(refine.parameters(), lr=1e-2)
     for _ in range(150):
         frames, labels, scores = edge_scenes(torch.randint(8, 88, (8,)))
@@ -53,11 +51,9 @@ def test_a_trained_refinement_moves_boundaries_onto_the_frames_edges(fine):
     assert boundary_error(refined, edges) < 1.0
 
 
-@pytest.mark.parametrize("fine", [False, True])
-def test_the_refinement_resizes_the_frame_to_the_output_size_and_passes_gradients(fine):
-    refine = GuidedRefine(3, fine=fine)
-    for out in [refine.out] + ([refine.fine[-1]] if fine else []):
-        nn.init.normal_(out.weight, std=0.1)
+def test_the_refinement_resizes_the_frame_to_the_output_size_and_passes_gradients():
+    refine = GuidedRefine(3)
+    nn.init.normal_(refine.out.weight, std=0.1)
     scores = torch.randn(2, 3, 4, 5, requires_grad=True)
     out = refine(scores, torch.rand(2, 3, 64, 80), (32, 40))
     assert out.shape == (2, 3, 32, 40)
@@ -67,8 +63,7 @@ def test_the_refinement_resizes_the_frame_to_the_output_size_and_passes_gradient
 
 def test_unknown_refine_lists_the_valid_names():
     assert build_refine(None, 3) is None
-    assert build_refine("guided", 3).fine is None and build_refine("guided_fine", 3).fine is not None
-    with pytest.raises(ValueError, match="valid: guided, guided_fine"):
+    with pytest.raises(ValueError, match="valid: guided"):
         build_refine("crf", 3)
 
 
