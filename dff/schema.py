@@ -176,10 +176,6 @@ class Train(_Section):
         "allowed, the most specific wins"))
     accumulate: PosInt = Field(1, description=(
         "micro-batches per optimizer step (effective batch = batch_size x this x processes)"))
-    ema: Annotated[float, Field(gt=0, lt=1)] | None = Field(None, description=(
-        "decay of an exponential moving average of the weights and BatchNorm statistics per step (0.995: "
-        "about the last 200 steps); the average is validated and saved as the checkpoint's model, the "
-        "trained weights beside it for `--resume`; `null`: off"))
     clip_grad: PosFloat | None = Field(None, description="max global gradient norm; `null`: no clipping")
     amp: Literal["off", "bf16", "fp16"] = Field("off", description=(
         "autocast `off`, `bf16` or `fp16` (with a GradScaler); the warp always runs in fp32"))

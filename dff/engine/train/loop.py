@@ -27,7 +27,6 @@ from ..evaluate import check_distances, evaluate
 from ..flow_epe import evaluate_flow, format_flow
 from .distributed import (ShardSampler, barrier, convert_sync_bn, epoch_batches, gather_objects,
                           setup_distributed, teardown, wrap_ddp)
-from .ema import WeightAverage
 from .objective import TrainForward, unused_parameters
 from .optim import build_optimizer, build_scheduler
 from .resume import prune_checkpoints, resolve_resume, restore_training, rng_state
@@ -133,13 +132,11 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
     opt = build_optimizer(model, tc)
     sched = build_scheduler(opt, tc)
     scaler = build_scaler(tc["amp"], dev)
-    # validated and saved in model's place; kept by the process that saves
-    ema = WeightAverage(model, tc["ema"]) if tc["ema"] and ctx.main else None
     # Restored before anything is written: a checkpoint that does not fit leaves the run untouched.
     start, best, last_val = 0, -math.inf, None
     if resume_from is not None:
         start, best = restore_training(load_checkpoint(resume_from), resume_from, model, opt, sched, scaler, cfg,
-                                       ctx.rank, ctx.world_size, ema)
+                                       ctx.rank, ctx.world_size)
         if ctx.main:
             print(f"resumed from {resume_from} at iteration {start}")
     if ctx.main:
@@ -174,11 +171,7 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
     def state(done: int) -> dict:
         """The checkpoint of iteration `done`: plain dicts (every process's RNG states included)."""
         rng = gather_objects(rng_state(), ctx)  # collective: every process calls state()
-        # With train.ema the average is the model (eval, infer, load_from use it); the trained
-        # weights stay beside it for --resume.
-        weights = {"model": model.state_dict()} if ema is None else {
-            "model": ema.model.state_dict(), "train_model": model.state_dict(), "ema_updates": ema.updates}
-        return {**weights, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+        return {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "scaler": scaler.state_dict(), "iteration": done, "epoch": done * tc["accumulate"] // per_epoch,
                 "rng": rng, "world_size": ctx.world_size, "num_classes": num_classes, "best_metric": best,
                 "config": cfg, "class_names": names, "palette": palette}
@@ -196,8 +189,6 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
         micro = [to_device(next(batches), dev, tc["channels_last"]) for _ in range(tc["accumulate"])]
         terms = train_step(net, micro, opt, scaler, tc, ctx, it, forward.count)
         sched.step()
-        if ema is not None:
-            ema.update(model)
         done = it + 1
         if done % tc["log_every"] == 0 or done == tc["iters"]:
             now = time.time()
@@ -211,8 +202,7 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
         if tc["val_every"] and (done % tc["val_every"] == 0 or end):
             ckpt = state(done)
             if ctx.main:
-                scored = model if ema is None else ema.model
-                last_val, metric = validate(scored, val_store, cfg, num_classes, done, dev)
+                last_val, metric = validate(model, val_store, cfg, num_classes, done, dev)
                 log.write({"iter": done, "val": last_val})
                 if metric > best:
                     best = ckpt["best_metric"] = metric

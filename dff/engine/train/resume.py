@@ -81,17 +81,10 @@ def resolve_resume(resume: str | Path | None, work_dir: str | Path) -> Path | No
 
 
 def restore_training(ckpt: dict, path, model, opt, sched, scaler, cfg: dict, rank: int,
-                     world_size: int, ema=None) -> tuple[int, float]:
+                     world_size: int) -> tuple[int, float]:
     """Load a checkpoint's full training state (read from path) into the run's objects; (iteration,
-    best metric). Weights that do not fit are a ValueError naming the file and the keys.
-
-    A train.ema run saved its average as "model" and the trained weights as "train_model"; an
-    average missing from the checkpoint (train.ema turned on at resume) starts from the weights."""
-    trained = {"model": ckpt["train_model"]} if "train_model" in ckpt else ckpt
-    load_weights(model, trained, path)
-    if ema is not None:
-        averaged = "train_model" in ckpt
-        ema.restore(ckpt["model"] if averaged else model.state_dict(), ckpt["ema_updates"] if averaged else 0)
+    best metric). Weights that do not fit are a ValueError naming the file and the keys."""
+    load_weights(model, ckpt, path)
     opt.load_state_dict(ckpt["optimizer"])
     sched.load_state_dict(ckpt["scheduler"])
     scaler.load_state_dict(ckpt["scaler"])
