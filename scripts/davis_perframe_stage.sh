@@ -6,8 +6,9 @@
 # validation, the refinement trained with it), both splits: as two gloo processes of one thread
 # with channels-last tensors (1.4x the iterations per CPU-second of one process: 720 per-frame and
 # 200 propagation iterations; recipe2, and recipe3 / recipe4 with 2x / 4x the lr in the per-frame
-# stage), and as one process (540 and 130); the same without the refinement (600 per-frame
-# iterations, the propagation with the key path fixed); then the earlier variants (no jitter,
+# stage; recipe3long: recipe3's per-frame stage, the propagation 260 iterations with the flow
+# slow on both splits), and as one process (540 and 130); the same without the refinement (600
+# per-frame iterations, the propagation with the key path fixed); then the earlier variants (no jitter,
 # scales 0.7-1.4; propagation 300 iterations with the flow at the full lr, at 0.1 x the lr, or
 # fixed; or only the backbone fixed). After scripts/davis_flow_pretrained.sh (it uses
 # runs/flow_chairs/best.pt). About 5 hours on 2 CPU cores. Run from the repository root.
@@ -29,13 +30,16 @@ stage2() {  # stage2 SPLIT FROM RUN ITERS [overrides]: the propagation trained f
 }
 recipe() {  # recipe SPLIT RUN PERFRAME_ITERS STAGE2_ITERS STAGE2_FREEZE [overrides of both stages]: within 30 CPU-minutes
   local split=$1 run=$2 iters=$3 iters2=$4 freeze=$5 && shift 5
-  # PF_LR: the per-frame stage's lr (unset: the config's)
-  perframe $split ${run}_pf train.iters=$iters train.val_every=$iters train.save_every=$iters data.jitter=0.3 \
-    "data.scale_range=[0.5, 1.75]" ${PF_LR:+train.lr=$PF_LR} "$@"
-  # the temporal split's propagation with the flow slow, the sequence split's at the full lr: each
-  # the better in the variants below
-  if [ $split = temporal ]; then flow=("$SLOW"); else flow=(); fi
-  stage2 $split ${run}_pf $run $iters2 train.val_every=0 train.save_every=$iters2 train.warmup_iters=$((iters2 / 10)) \
+  # PF_LR: the per-frame stage's lr (unset: the config's); PF_FROM: a run whose per-frame stage to
+  # start from instead of training one
+  local pf=${PF_FROM:-$run}
+  [ -n "${PF_FROM:-}" ] || perframe $split ${run}_pf train.iters=$iters train.val_every=$iters \
+    train.save_every=$iters data.jitter=0.3 "data.scale_range=[0.5, 1.75]" ${PF_LR:+train.lr=$PF_LR} "$@"
+  # S2_FLOW (slow or full): the flow's lr in the propagation stage; unset: slow for the temporal
+  # split, full for the sequence split, each the better in the variants below
+  local s2flow=${S2_FLOW:-$([ $split = temporal ] && echo slow || echo full)}
+  if [ $s2flow = slow ]; then flow=("$SLOW"); else flow=(); fi
+  stage2 $split ${pf}_pf $run $iters2 train.val_every=0 train.save_every=$iters2 train.warmup_iters=$((iters2 / 10)) \
     "$freeze" "$@" \
     ${flow[@]+"${flow[@]}"}
   dff eval --checkpoint runs/lite0_${split}_$run/last.pt --key-interval 5 --json $OUT/${split}_${run}_k5.json --overwrite
@@ -45,10 +49,12 @@ for split in temporal sequences; do
     LAUNCH=dff2 PF_LR=${run_lr#*:} recipe $split ${run_lr%%:*} 720 200 "$KEY_FIXED" model.refine=guided \
       train.batch_size=4 train.channels_last=true
   done
+  LAUNCH=dff2 PF_FROM=recipe3 S2_FLOW=slow recipe $split recipe3long 720 260 "$KEY_FIXED" model.refine=guided train.batch_size=4 \
+    train.channels_last=true
   recipe $split recipe 540 130 "$KEY_FIXED" model.refine=guided  # one process
   recipe $split jitter 600 130 "$KEY_FIXED"  # the recipe before the refinement
 done
-for run in recipe2 recipe3 recipe4 recipe jitter; do
+for run in recipe2 recipe3 recipe3long recipe4 recipe jitter; do
   dff eval --checkpoint runs/lite0_temporal_$run/last.pt --key-interval 10 --json $OUT/temporal_${run}_k10.json \
     --overwrite
 done
