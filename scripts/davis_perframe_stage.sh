@@ -49,8 +49,8 @@ for split in temporal sequences; do
     LAUNCH=dff2 PF_LR=${run_lr#*:} recipe $split ${run_lr%%:*} 720 200 "$KEY_FIXED" model.refine=guided \
       train.batch_size=4 train.channels_last=true
   done
-  LAUNCH=dff2 PF_FROM=recipe3 S2_FLOW=slow recipe $split recipe3long 720 260 "$KEY_FIXED" model.refine=guided train.batch_size=4 \
-    train.channels_last=true
+  LAUNCH=dff2 PF_FROM=recipe3 S2_FLOW=slow recipe $split recipe3long 720 260 "$KEY_FIXED" model.refine=guided \
+    train.batch_size=4 train.channels_last=true
   recipe $split recipe 540 130 "$KEY_FIXED" model.refine=guided  # one process
   recipe $split jitter 600 130 "$KEY_FIXED"  # the recipe before the refinement
 done
