@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 from torchvision.ops import Conv2dNormActivation
 
-from .normalize import IMAGENET_MEAN, IMAGENET_STD
+from .normalize import Normalize
 
 # Google trained the Lite models on "inception-style" input, (pixel - 127) / 128, for their
 # post-training quantisation; dff's backbones all receive ImageNet's mean / std instead.
@@ -112,7 +112,8 @@ def _fold_input_normalisation(out: dict[str, torch.Tensor]) -> None:
     Lite's input is a * x + b of the ImageNet-normalised x (per channel); the stem conv (no bias)
     absorbs a, and the constant conv(b) its BatchNorm's running mean. Exact wherever the 3x3 stem
     does not reach the zero padding (its first output row and column see 0 where Lite saw b)."""
-    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    norm = Normalize()
+    mean, std = norm.mean, norm.std
     w = out["stem.0.weight"]
     out["stem.0.weight"] = w * std / LITE_STD
     out["stem.1.running_mean"] = out["stem.1.running_mean"] - (w * (mean - LITE_MEAN) / LITE_STD).sum((1, 2, 3))

