@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 from torchvision.ops import Conv2dNormActivation
 
+from ..ops.depthwise import fast_dilated_depthwise
 from .normalize import Normalize
 
 # Google trained the Lite models on "inception-style" input, (pixel - 127) / 128, for their
@@ -71,7 +72,7 @@ class EfficientNetLite0(nn.Module):
                     stride *= 2
                 blocks.append(LiteBlock(cin, cout, expand, kernel, step, dilation))
                 cin = cout
-        self.blocks = nn.Sequential(*blocks)
+        self.blocks = fast_dilated_depthwise(nn.Sequential(*blocks))  # cheaper training at stride 8 / 16
         self.head = Conv2dNormActivation(320, 1280, 1, norm_layer=_norm, activation_layer=nn.ReLU6) \
             if head else nn.Identity()
         if pretrained:
