@@ -42,7 +42,9 @@ class _DilatedDepthwise(torch.autograd.Function):
             h, w = g.shape[-2:]
             taps = [(g * xp[:, :, i * dh:i * dh + h, j * dw:j * dw + w]).sum((0, 2, 3))
                     for i in range(kh) for j in range(kw)]
-            gw = torch.stack(taps, 1).view_as(weight)
+            # In the weight's own layout (channels-last models): DDP's buckets expect the param's strides.
+            gw = torch.empty_like(weight)
+            gw.view(len(taps[0]), -1).copy_(torch.stack(taps, 1))
         return gx, gw, None, None
 
 

@@ -72,3 +72,11 @@ def test_converts_only_dilated_depthwise_convs():
 def test_backbones_train_their_dilated_stage_through_it(name, stride, count):
     net = build_backbone(name, stride)
     assert sum(isinstance(m, DilatedDepthwiseConv2d) for m in net.modules()) == count
+
+
+def test_weight_gradient_keeps_the_weights_layout():
+    # DDP's gradient buckets follow each parameter's strides; a channels-last model's (C, 1, k, k)
+    # weights have strides (k*k, 1, k, 1).
+    m = DilatedDepthwiseConv2d(8, 3, 2).to(memory_format=torch.channels_last)
+    m(torch.randn(2, 8, 9, 9).to(memory_format=torch.channels_last)).sum().backward()
+    assert m.weight.grad.stride() == m.weight.stride() != torch.empty(8, 1, 3, 3).stride()
