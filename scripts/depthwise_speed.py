@@ -36,15 +36,15 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     net = build_backbone(args.backbone, args.output_stride).to(memory_format=torch.channels_last)
+    convs = [m for m in net.modules() if isinstance(m, DilatedDepthwiseConv2d)]
+    if not convs:
+        raise SystemExit(f"{args.backbone} at output stride {args.output_stride} has no dilated depthwise conv")
     inputs = {}
-    hooks = [m.register_forward_hook(lambda m, i, o: inputs.__setitem__(m, i[0].detach()))
-             for m in net.modules() if isinstance(m, DilatedDepthwiseConv2d)]
-    with torch.no_grad():
-        net(torch.randn(args.batch, 3, args.size, args.size).to(memory_format=torch.channels_last))
+    hooks = [m.register_forward_hook(lambda m, i, o: inputs.__setitem__(m, i[0].detach())) for m in convs]
+    with torch.no_grad():  # each layer's input, for timing it alone
+        net.eval()(torch.randn(args.batch, 3, args.size, args.size).to(memory_format=torch.channels_last))
     for h in hooks:
         h.remove()
-    if not inputs:
-        raise SystemExit(f"{args.backbone} at output stride {args.output_stride} has no dilated depthwise conv")
     names = {m: n for n, m in net.named_modules()}
     total = [0.0, 0.0]
     print(f"{'layer':<26} {'input':<20} {'k':>2} {'d':>2} {'oneDNN ms':>10} {'dff ms':>8}")
