@@ -19,6 +19,7 @@ class _DilatedDepthwise(torch.autograd.Function):
     """F.conv2d(x, weight, None, 1, padding, dilation, groups=channels), with the backward above."""
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu")
     def forward(ctx, x, weight, padding: tuple[int, int], dilation: tuple[int, int]):
         ctx.save_for_backward(x, weight)
         ctx.padding, ctx.dilation = padding, dilation
@@ -26,6 +27,7 @@ class _DilatedDepthwise(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
+    @torch.amp.custom_bwd(device_type="cpu")  # under train.amp, the backward's convs autocast as the forward's did
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         (ph, pw), (dh, dw) = ctx.padding, ctx.dilation
@@ -82,7 +84,7 @@ def fast_dilated_depthwise(model: nn.Module) -> nn.Module:
         if (type(child) is nn.Conv2d and child.groups == child.in_channels == child.out_channels
                 and child.stride == (1, 1) and min(child.dilation) > 1 and child.padding_mode == "zeros"
                 and child.kernel_size[0] == child.kernel_size[1] and child.dilation[0] == child.dilation[1]
-                and child.padding[0] == child.padding[1]):
+                and child.padding[0] == child.padding[1] <= child.dilation[0] * (child.kernel_size[0] - 1)):
             new = DilatedDepthwiseConv2d(child.in_channels, child.kernel_size[0], child.dilation[0],
                                          child.padding[0], child.bias is not None)
             new.weight, new.bias = child.weight, child.bias

@@ -58,11 +58,12 @@ def test_converts_only_dilated_depthwise_convs():
                         nn.Conv2d(8, 8, 3, padding=1, groups=8),  # not dilated
                         nn.Conv2d(8, 8, 3, padding=2, dilation=2),  # dense
                         nn.Conv2d(8, 8, 3, stride=2, padding=2, dilation=2, groups=8),  # strided
+                        nn.Conv2d(8, 8, 3, padding=5, dilation=2, groups=8),  # padded beyond the kernel
                         nn.Sequential(nn.Conv2d(8, 8, 5, padding=4, dilation=2, groups=8)))  # nested: converted
     before = {k: v.clone() for k, v in net.state_dict().items()}
     fast_dilated_depthwise(net)
-    kinds = [type(m) for m in (net[0], net[1], net[2], net[3], net[4][0])]
-    assert kinds == [DilatedDepthwiseConv2d, nn.Conv2d, nn.Conv2d, nn.Conv2d, DilatedDepthwiseConv2d]
+    kinds = [type(m) for m in (net[0], net[1], net[2], net[3], net[4], net[5][0])]
+    assert kinds == [DilatedDepthwiseConv2d, nn.Conv2d, nn.Conv2d, nn.Conv2d, nn.Conv2d, DilatedDepthwiseConv2d]
     after = net.state_dict()
     assert after.keys() == before.keys() and all(torch.equal(after[k], before[k]) for k in before)
 
@@ -80,3 +81,24 @@ def test_weight_gradient_keeps_the_weights_layout():
     m = DilatedDepthwiseConv2d(8, 3, 2).to(memory_format=torch.channels_last)
     m(torch.randn(2, 8, 9, 9).to(memory_format=torch.channels_last)).sum().backward()
     assert m.weight.grad.stride() == m.weight.stride() != torch.empty(8, 1, 3, 3).stride()
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_trains_under_cpu_autocast(dtype):
+    # train.amp on CPU: the backward's conv sees a low-precision gradient and float32 weights.
+    torch.manual_seed(0)
+    fast = DilatedDepthwiseConv2d(8, 5, 2)
+    ref = nn.Conv2d(8, 8, 5, 1, 4, 2, 8, False)
+    ref.load_state_dict(fast.state_dict())
+    x = torch.randn(2, 8, 12, 12)
+    grads = []
+    for m in (fast, ref):
+        xi = x.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=dtype):
+            y = m(xi)
+        y.float().square().sum().backward()
+        grads.append((y.dtype, xi.grad, m.weight.grad))
+    assert grads[0][0] == grads[1][0] == dtype
+    for a, b in zip(grads[0][1:], grads[1][1:]):
+        assert a.dtype == b.dtype == torch.float32
+        assert (a - b).abs().max() <= 0.05 * b.abs().max()
