@@ -65,10 +65,16 @@ class DilatedDepthwiseConv2d(nn.Conv2d):
     def __init__(self, channels: int, kernel_size: int, dilation: int, padding: int | None = None,
                  bias: bool = False):
         padding = dilation * (kernel_size // 2) if padding is None else padding
-        if dilation < 2 or not 0 <= padding <= dilation * (kernel_size - 1):
+        if not self.fits(kernel_size, dilation, padding):
             raise ValueError(f"DilatedDepthwiseConv2d: needs dilation >= 2 and 0 <= padding <= "
                              f"dilation * (kernel_size - 1), got dilation {dilation}, padding {padding}")
         super().__init__(channels, channels, kernel_size, 1, padding, dilation, channels, bias)
+
+    @staticmethod
+    def fits(kernel_size: int, dilation: int, padding: int) -> bool:
+        """Whether the backward applies: dilated, and padded by at most dilation * (k - 1) (the input
+        gradient's conv is padded by that less this)."""
+        return dilation >= 2 and 0 <= padding <= dilation * (kernel_size - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type != "cpu" or not torch.is_grad_enabled() or not (x.requires_grad or self.weight.requires_grad):
@@ -82,9 +88,10 @@ def fast_dilated_depthwise(model: nn.Module) -> nn.Module:
     MobileNetV3's last stage, say) by a DilatedDepthwiseConv2d holding the same parameters."""
     for name, child in model.named_children():
         if (type(child) is nn.Conv2d and child.groups == child.in_channels == child.out_channels
-                and child.stride == (1, 1) and min(child.dilation) > 1 and child.padding_mode == "zeros"
+                and child.stride == (1, 1) and child.padding_mode == "zeros"
                 and child.kernel_size[0] == child.kernel_size[1] and child.dilation[0] == child.dilation[1]
-                and child.padding[0] == child.padding[1] <= child.dilation[0] * (child.kernel_size[0] - 1)):
+                and child.padding[0] == child.padding[1]
+                and DilatedDepthwiseConv2d.fits(child.kernel_size[0], child.dilation[0], child.padding[0])):
             new = DilatedDepthwiseConv2d(child.in_channels, child.kernel_size[0], child.dilation[0],
                                          child.padding[0], child.bias is not None)
             new.weight, new.bias = child.weight, child.bias
