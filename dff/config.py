@@ -167,7 +167,7 @@ def save_config(cfg: dict, path: str | Path) -> None:
 
 # What eval, infer, bench and dff.load may change on a trained model: how it runs, not what it learned.
 RUNTIME_MODEL_KEYS = ("key_interval", "key_policy", "propagation", "dis_preset", "raft_updates", "pretrained",
-                      "load_from", "load_modules")
+                      "load_from", "load_modules", "key_flip")
 UNLEARNED_FLOWS = ("dis", "zero", "oracle")
 FLOW_NET_KEYS = ("flow_scale", "flow_width", "scale_field")  # free once the flow needs no training
 

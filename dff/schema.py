@@ -106,6 +106,10 @@ class Model(_Section):
         "`null`: class scores upsampled bilinearly from the feature grid; `guided`: corrected at 1/4 of the frame "
         "size by a small net on the frame itself, on every frame (key or propagated), for the boundaries that "
         "output stride 16 blurs (starts as bilinear; a pretrained `key_network` then needs training)"))
+    key_flip: bool = Field(False, description=(
+        "evaluation and inference: key frames average the features of the frame and of its mirror image (test-time "
+        "flip averaging, which propagated frames inherit) at twice the key network's cost; training unaffected; "
+        "settable on a trained model"))
     propagation: Literal["direct", "chained"] = Field("direct", description=(
         "`direct` (DFF: current frame to key in one warp) or `chained` (Accel: frame to frame, features carried "
         "along); training and test"))

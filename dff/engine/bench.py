@@ -67,11 +67,12 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
     frame = torch.rand(1, 3, *size, device=dev)
     key = torch.rand(1, 3, *size, device=dev)
     x = model.normalize(key)
-    trunk = model.backbone(x)
-    feat = model.feature_conv(trunk)
+    xs = torch.cat([x, x.flip(-1)]) if model.key_flip else x  # key_flip: key frames run the mirror image too
+    trunk = model.backbone(xs)
+    feat = model.key(key).features
     flow, scale = model.flow_net(frame, key, feat.shape[-2:])
     fns = {
-        "backbone": lambda: model.backbone(x),
+        "backbone": lambda: model.backbone(xs),
         "feature_conv": lambda: model.feature_conv(trunk),
         "flow": lambda: model.flow_net(frame, key, feat.shape[-2:]),
         "warp": lambda: model.warp(feat, flow, scale),

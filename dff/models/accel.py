@@ -80,7 +80,8 @@ class AccelSegmenter(DFFSegmenter):
     streaming) gives the fused output.
 
     Args:
-        backbone, feature_conv, flow_net, head, padding_mode, propagation, refine: as DFFSegmenter.
+        backbone, feature_conv, flow_net, head, padding_mode, propagation, refine, key_flip: as
+            DFFSegmenter (key_flip: the key frames' reference features only).
         update: the update branch.
         fusion: the 1x1 conv (fusion_conv makes one that starts as the reference branch alone).
         fusion_mode: "score" or "feature".
@@ -91,8 +92,8 @@ class AccelSegmenter(DFFSegmenter):
 
     def __init__(self, backbone: nn.Module, feature_conv: nn.Module, flow_net: nn.Module, head: nn.Module,
                  update: UpdateBranch, fusion: nn.Conv2d, fusion_mode: str = "score", padding_mode: str = "border",
-                 propagation: str = "direct", refine: nn.Module | None = None):
-        super().__init__(backbone, feature_conv, flow_net, head, padding_mode, propagation, refine)
+                 propagation: str = "direct", refine: nn.Module | None = None, key_flip: bool = False):
+        super().__init__(backbone, feature_conv, flow_net, head, padding_mode, propagation, refine, key_flip)
         if fusion_mode not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion_mode!r}; valid: {', '.join(FUSIONS)}")
         self.fusion_mode = fusion_mode

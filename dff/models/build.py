@@ -22,7 +22,8 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
                 propagation: str = "direct", arch: str = "dff", update_backbone: str = "resnet18",
                 update_output_stride: int = 16, update_channels: int = 128, update_kernel: int = 3,
                 update_scale: float = 1.0,
-                fusion: str = "score", key_network=None, refine: str | None = None) -> DFFSegmenter:
+                fusion: str = "score", key_network=None, refine: str | None = None,
+                key_flip: bool = False) -> DFFSegmenter:
     """Assemble a DFFSegmenter, or an AccelSegmenter when arch is "accel".
 
     Args:
@@ -52,6 +53,8 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
             num_classes must then be its own.
         refine: None (scores upsampled bilinearly) or one of REFINES ("guided": corrected on a finer grid
             guided by the frame, refine.GuidedRefine).
+        key_flip: in eval mode, key frames average the features of the frame and of its mirror image
+            (DFFSegmenter).
     """
     if pretrained not in (None, "imagenet", "default"):
         raise ValueError(f"model.pretrained must be null, 'imagenet' or 'default', got {pretrained!r}")
@@ -70,10 +73,10 @@ def build_model(num_classes: int, backbone: str = "resnet18", output_stride: int
     fuse = fusion_conv(fusion, num_classes, channels, update_channels) if update is not None else None
     refiner = build_refine(refine, num_classes)
     if update is None:
-        model = DFFSegmenter(net, feature_conv, flow_net, head, padding_mode, propagation, refiner)
+        model = DFFSegmenter(net, feature_conv, flow_net, head, padding_mode, propagation, refiner, key_flip)
     else:
         model = AccelSegmenter(net, feature_conv, flow_net, head, update, fuse, fusion, padding_mode, propagation,
-                               refiner)
+                               refiner, key_flip)
     if kn:
         model.class_names, model.palette = kn.class_names, kn.palette
     return model

@@ -27,12 +27,16 @@ class DFFSegmenter(Segmenter):
         propagation: "direct" (key -> every frame) or "chained" (frame -> frame).
         refine: takes the scores from the feature grid to the output size guided by the frame,
             refine(scores, frame, size) (refine.GuidedRefine); None: bilinear upsampling.
+        key_flip: in eval mode, key frames average the features of the frame and of its mirror
+            image (flipped back): test-time flip averaging at twice the key network's cost, which
+            the propagated frames inherit. Training is unaffected.
     """
 
     branches = {"reference": ("backbone", "feature_conv", "head")}
 
     def __init__(self, backbone: nn.Module, feature_conv: nn.Module, flow_net: nn.Module, head: nn.Module,
-                 padding_mode: str = "border", propagation: str = "direct", refine: nn.Module | None = None):
+                 padding_mode: str = "border", propagation: str = "direct", refine: nn.Module | None = None,
+                 key_flip: bool = False):
         super().__init__(propagation)
         self.backbone = backbone
         self.feature_conv = feature_conv
@@ -41,12 +45,17 @@ class DFFSegmenter(Segmenter):
         self.padding_mode = padding_mode
         self.normalize = Normalize()
         self.refine = refine
+        self.key_flip = key_flip
         if refine is not None:  # part of the key network's output (per-frame training, distill's teacher)
             self.branches = {**self.branches, "reference": (*self.branches["reference"], "refine")}
 
     def key(self, frame: torch.Tensor) -> State:
-        """The heavy path: backbone + feature conv."""
-        return State(frame, self.feature_conv(self.backbone(self.normalize(frame))))
+        """The heavy path: backbone + feature conv (with key_flip in eval mode, on the frame and its mirror)."""
+        if not self.key_flip or self.training:
+            return State(frame, self.feature_conv(self.backbone(self.normalize(frame))))
+        both = self.feature_conv(self.backbone(self.normalize(torch.cat([frame, frame.flip(-1)]))))
+        n = frame.shape[0]  # slices, not chunk: torch.onnx writes chunk as an opset-18 Split at opset 17
+        return State(frame, (both[:n] + both[n:].flip(-1)) / 2)
 
     def warp(self, features: torch.Tensor, flow: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
         """Features warped by flow (feature-grid pixels), times the scale field."""

@@ -46,3 +46,19 @@ def test_bench_accel_adds_update_branch_and_fusion_to_non_key_frames(tiny_cfg):
     assert {"update", "fusion"} <= set(ms)
     assert res["propagate_seconds"] == pytest.approx(ms["flow"] + ms["warp"] + ms["update"] + ms["fusion"])
     assert "Accel k=5" in format_bench(res) and "update resnet18" in format_bench(res)
+
+
+def test_bench_times_key_flip_key_frames_on_the_frame_and_its_mirror(tiny_cfg, monkeypatch):
+    from dff.config import merge
+    from dff.engine import bench as bench_mod
+
+    batches, real = [], bench_mod.model_from_config
+
+    def build(cfg, n):
+        model = real(cfg, n)
+        model.backbone.register_forward_hook(lambda m, i, o: batches.append(i[0].shape[0]))
+        return model
+
+    monkeypatch.setattr(bench_mod, "model_from_config", build)
+    bench(merge(tiny_cfg, {"model": {"key_flip": True}}), (64, 96), [1, 5], reps=1, device="cpu")
+    assert batches and set(batches) == {2}  # the timed module and every streamed key frame

@@ -25,6 +25,8 @@ def test_eval_needs_no_config_and_scores_as_with_it(tiny_run, tmp_path):
     # an override where the optional CONFIG may stand is an override, and one of how it runs is fine
     code, k2 = _eval(tiny_run, tmp_path, "model.key_interval=2", name="k.json")
     assert code == 0 and len(k2["miou_by_distance"]) == 2
+    code, flip = _eval(tiny_run, tmp_path, "model.key_flip=true", name="f.json")  # test-time flip: how it runs
+    assert code == 0 and 0 < flip["per_frame_miou"] <= 1
 
 
 def test_a_key_that_changes_the_trained_model_is_an_error_listing_both_values(tiny_run, tmp_path, capsys):

@@ -37,7 +37,7 @@ def _compare(model, folder, size):
     return [float(np.abs(g - r.numpy()).max()) for g, r in zip(got, ref)], ref
 
 
-@pytest.mark.parametrize("arch", ["dff", "accel", "dff refined"])
+@pytest.mark.parametrize("arch", ["dff", "accel", "dff refined", "dff key_flip"])
 def test_exported_graphs_equal_pytorch(tiny_run, tiny_cfg, tmp_path, arch):
     if arch == "dff":
         model = load_trained(tiny_cfg, tiny_run / "best.pt", torch.device("cpu"))[0]
@@ -45,6 +45,9 @@ def test_exported_graphs_equal_pytorch(tiny_run, tiny_cfg, tmp_path, arch):
         torch.manual_seed(1)
         model = model_from_config(merge(tiny_cfg, {"model": {"refine": "guided"}}), 3).eval()
         torch.nn.init.normal_(model.refine.out.weight, std=0.5)
+    elif arch == "dff key_flip":  # the key graph holds the mirror image's pass
+        model = load_trained(merge(tiny_cfg, {"model": {"key_flip": True}}), tiny_run / "best.pt", torch.device("cpu"))[0]
+        assert model.key_flip
     else:
         cfg = merge(tiny_cfg, {"model": {"arch": "accel", "update_backbone": "mobilenet_v3_small",
                                          "update_output_stride": 32, "update_channels": 8}})

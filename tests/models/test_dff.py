@@ -49,6 +49,24 @@ def test_propagation_warps_features_by_the_predicted_flow():
         assert torch.allclose(model.logits(model.propagate(state, cur)), expect, atol=1e-6)
 
 
+def test_key_flip_averages_the_mirror_images_features_in_eval_mode_only():
+    flipped, plain = tiny(key_flip=True), tiny()  # the same seed: the same weights
+    frame = torch.rand(2, 3, 64, 80)
+    with torch.no_grad():
+        direct, mirrored = plain.key(frame).features, plain.key(frame.flip(-1)).features.flip(-1)
+        got = flipped.key(frame)
+        assert torch.allclose(got.features, (direct + mirrored) / 2, atol=1e-5)
+        assert not torch.allclose(got.features, direct, atol=1e-3)
+        assert got.is_key and got.frame is frame  # propagated frames then inherit the averaged features
+        assert torch.allclose(flipped.logits(flipped.propagate(got, frame)),
+                              plain.logits(plain.propagate(got, frame)), atol=1e-6)
+        flipped.train(), plain.train()  # training sees the frame alone
+        assert torch.allclose(flipped.key(frame).features, plain.key(frame).features, atol=1e-6)
+    accel = build_model(3, "resnet18", 8, feat_channels=16, flow_width=0.25, arch="accel",
+                        update_backbone="mobilenet_v3_small", update_output_stride=32, key_flip=True)
+    assert accel.key_flip
+
+
 def test_training_forward_matches_inference_paths():
     model = tiny()
     clip = torch.rand(2, 3, 3, 64, 64)  # (N, T, 3, H, W): key first, current last
