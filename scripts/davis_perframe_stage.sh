@@ -11,7 +11,7 @@
 # per-frame iterations, the propagation with the key path fixed); then the earlier variants (no jitter,
 # scales 0.7-1.4; propagation 300 iterations with the flow at the full lr, at 0.1 x the lr, or
 # fixed; or only the backbone fixed). After scripts/davis_flow_pretrained.sh (it uses
-# runs/flow_chairs/best.pt). About 5.5 hours on 2 CPU cores. Run from the repository root.
+# runs/flow_chairs/best.pt). About 6 hours on 2 CPU cores. Run from the repository root.
 set -euo pipefail
 OUT=runs/results_perframe && mkdir -p "$OUT"
 SLOW="train.lr_mult={flow_net: 0.1, flow_net.scale: 1.0}"
@@ -56,7 +56,8 @@ for split in temporal sequences; do
 done
 # recipe400 (docs/results.md (h), "Cheaper training of the dilated stage"): the per-frame stage at
 # short side 400 with 880 iterations (what the budget holds since dff/ops/depthwise.py), then the
-# propagation at 400 with the flow network fed 0.3 of the size; temporal split only
+# propagation at 400 with the flow network fed 0.3 of the size; temporal split only; evaluated as
+# trained and with model.key_flip (and chained propagation)
 LAUNCH=dff2
 perframe temporal recipe400_pf train.iters=880 train.val_every=880 train.save_every=880 data.jitter=0.3 \
   model.refine=guided train.batch_size=4 train.channels_last=true train.lr=2.0e-3 data.short_side=400 \
@@ -65,6 +66,14 @@ stage2 temporal recipe400_pf recipe400 200 train.val_every=0 train.save_every=20
   model.refine=guided train.batch_size=4 train.channels_last=true "$SLOW" data.short_side=400 model.flow_scale=0.3
 dff eval --checkpoint runs/lite0_temporal_recipe400/last.pt --key-interval 5 --json $OUT/temporal_recipe400_k5.json \
   --overwrite
+# the same model with test-time flip averaging at key frames, propagated directly and chained
+# (both settable on the trained model; docs/results.md (h), "Test-time flip at the key frames")
+for prop in direct chained; do
+  for k in 5 10; do
+    dff eval --checkpoint runs/lite0_temporal_recipe400/last.pt --key-interval $k model.key_flip=true \
+      model.propagation=$prop --json $OUT/temporal_recipe400_flip_${prop}_k$k.json --overwrite
+  done
+done
 LAUNCH=dff
 for run in recipe2 recipe3 recipe3long recipe4 recipe400 recipe jitter; do
   dff eval --checkpoint runs/lite0_temporal_$run/last.pt --key-interval 10 --json $OUT/temporal_${run}_k10.json \

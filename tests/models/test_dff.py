@@ -58,6 +58,8 @@ def test_key_flip_averages_the_mirror_images_features_in_eval_mode_only():
         assert torch.allclose(got.features, (direct + mirrored) / 2, atol=1e-5)
         assert not torch.allclose(got.features, direct, atol=1e-3)
         assert got.is_key and got.frame is frame  # propagated frames then inherit the averaged features
+        # the averaged features of the mirror image are the mirror of the frame's
+        assert torch.allclose(flipped.key(frame.flip(-1)).features, got.features.flip(-1), atol=1e-5)
         assert torch.allclose(flipped.logits(flipped.propagate(got, frame)),
                               plain.logits(plain.propagate(got, frame)), atol=1e-6)
         flipped.train(), plain.train()  # training sees the frame alone
