@@ -66,13 +66,12 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
     model = model_from_config(merge(cfg, {"model": {"pretrained": None}}), n).to(dev).eval()
     frame = torch.rand(1, 3, *size, device=dev)
     key = torch.rand(1, 3, *size, device=dev)
-    x = model.normalize(key)
-    xs = torch.cat([x, x.flip(-1)]) if model.key_flip else x  # key_flip: key frames run the mirror image too
-    trunk = model.backbone(xs)
+    x = model.key_input(key)  # with key_flip, the mirror image too
+    trunk = model.backbone(x)
     feat = model.key(key).features
     flow, scale = model.flow_net(frame, key, feat.shape[-2:])
     fns = {
-        "backbone": lambda: model.backbone(xs),
+        "backbone": lambda: model.backbone(x),
         "feature_conv": lambda: model.feature_conv(trunk),
         "flow": lambda: model.flow_net(frame, key, feat.shape[-2:]),
         "warp": lambda: model.warp(feat, flow, scale),

@@ -49,13 +49,19 @@ class DFFSegmenter(Segmenter):
         if refine is not None:  # part of the key network's output (per-frame training, distill's teacher)
             self.branches = {**self.branches, "reference": (*self.branches["reference"], "refine")}
 
+    def key_input(self, frame: torch.Tensor) -> torch.Tensor:
+        """The batch the backbone runs on for key frames: the normalised frames, followed by their
+        mirror images when key_flip applies (eval mode)."""
+        x = self.normalize(frame)
+        return torch.cat([x, x.flip(-1)]) if self.key_flip and not self.training else x
+
     def key(self, frame: torch.Tensor) -> State:
-        """The heavy path: backbone + feature conv (with key_flip in eval mode, on the frame and its mirror)."""
-        if not self.key_flip or self.training:
-            return State(frame, self.feature_conv(self.backbone(self.normalize(frame))))
-        both = self.feature_conv(self.backbone(self.normalize(torch.cat([frame, frame.flip(-1)]))))
-        n = frame.shape[0]  # slices, not chunk: torch.onnx writes chunk as an opset-18 Split at opset 17
-        return State(frame, (both[:n] + both[n:].flip(-1)) / 2)
+        """The heavy path: backbone + feature conv (with key_flip, the mirror's features averaged in)."""
+        features = self.feature_conv(self.backbone(self.key_input(frame)))
+        n = frame.shape[0]
+        if features.shape[0] > n:  # slices, not chunk: torch.onnx writes chunk as an opset-18 Split at opset 17
+            features = (features[:n] + features[n:].flip(-1)) / 2
+        return State(frame, features)
 
     def warp(self, features: torch.Tensor, flow: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
         """Features warped by flow (feature-grid pixels), times the scale field."""

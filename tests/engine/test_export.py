@@ -46,7 +46,8 @@ def test_exported_graphs_equal_pytorch(tiny_run, tiny_cfg, tmp_path, arch):
         model = model_from_config(merge(tiny_cfg, {"model": {"refine": "guided"}}), 3).eval()
         torch.nn.init.normal_(model.refine.out.weight, std=0.5)
     elif arch == "dff key_flip":  # the key graph holds the mirror image's pass
-        model = load_trained(merge(tiny_cfg, {"model": {"key_flip": True}}), tiny_run / "best.pt", torch.device("cpu"))[0]
+        flip_cfg = merge(tiny_cfg, {"model": {"key_flip": True}})
+        model = load_trained(flip_cfg, tiny_run / "best.pt", torch.device("cpu"))[0]
         assert model.key_flip
     else:
         cfg = merge(tiny_cfg, {"model": {"arch": "accel", "update_backbone": "mobilenet_v3_small",
