@@ -74,8 +74,18 @@ for prop in direct chained; do
       model.propagation=$prop --json $OUT/temporal_recipe400_flip_${prop}_k$k.json --overwrite
   done
 done
+# recipe400bb (docs/results.md (h), "Only the backbone fixed in the propagation stage"): recipe400's
+# per-frame stage, then the propagation 400 iterations with only the backbone fixed (the feature
+# conv, head and refinement train with the flow and the scale field); evaluated with the flip, chained
+stage2 temporal recipe400_pf recipe400bb 400 train.val_every=0 train.save_every=400 train.warmup_iters=40 \
+  "train.freeze=[backbone]" model.refine=guided train.batch_size=4 train.channels_last=true "$SLOW" \
+  data.short_side=400 model.flow_scale=0.3
+for k in 5 10; do
+  dff eval --checkpoint runs/lite0_temporal_recipe400bb/last.pt --key-interval $k model.key_flip=true \
+    model.propagation=chained --json $OUT/temporal_recipe400bb_flip_chained_k$k.json --overwrite
+done
 LAUNCH=dff
-for run in recipe2 recipe3 recipe3long recipe4 recipe400 recipe jitter; do
+for run in recipe2 recipe3 recipe3long recipe4 recipe400 recipe400bb recipe jitter; do
   dff eval --checkpoint runs/lite0_temporal_$run/last.pt --key-interval 10 --json $OUT/temporal_${run}_k10.json \
     --overwrite
 done
