@@ -20,3 +20,13 @@ dff eval $C --checkpoint $BEFORE --against teacher --json "$OUT/agree_before.jso
 dff eval $C --checkpoint runs/distill_footage/best.pt --against teacher --json "$OUT/agree_after.json"
 D=configs/davis/dff_lite0_s16_temporal.yaml
 dff eval $D --checkpoint runs/distill_footage/best.pt --json "$OUT/davis_after.json"
+# The same from the recipe400bb model (scripts/davis_perframe_stage.sh; docs/results.md (h), "Label-free
+# adaptation of the recipe400bb model"): its own refinement and flow input scale, footage at short side 240
+B=runs/lite0_temporal_recipe400bb/last.pt M="model.refine=guided model.flow_scale=0.3"
+dff train $C --work-dir runs/distill_400bb model.load_from=$B $M
+for flow in zero dis; do
+  dff eval $C --checkpoint $B $M model.flow=$flow --against teacher --json "$OUT/agree400bb_$flow.json"
+done
+dff eval $C --checkpoint $B $M --against teacher --json "$OUT/agree400bb_before.json"
+dff eval $C --checkpoint runs/distill_400bb/best.pt $M --against teacher --json "$OUT/agree400bb_after.json"
+dff eval $D --checkpoint runs/distill_400bb/best.pt $M data.short_side=400 --json "$OUT/davis400bb_after.json"
