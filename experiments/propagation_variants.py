@@ -52,11 +52,13 @@ def variants(model, store, num_classes: int, ignore_index: int = 255, k: int = K
             for t in range(s + 1, min(s + k, clip.end)):
                 cur, out = frame(t), {"zero": key.features}
                 out["direct"] = model.warp(key.features, *learned(cur, key.frame, grid))
-                for name, net, size in (("chained", learned, grid), ("dis", dis, grid),
-                                        ("chained2x", learned, fine.shape[-2:]), ("dis2x", dis, fine.shape[-2:])):
+                flow, scale = learned(cur, prev, grid)  # one step, for chained and composed
+                held["chained"] = out["chained"] = model.warp(held["chained"], flow, scale)
+                for name, net, size in (("dis", dis, grid), ("chained2x", learned, fine.shape[-2:]),
+                                        ("dis2x", dis, fine.shape[-2:])):
                     held[name] = model.warp(held[name], *net(cur, prev, size))
                     out[name] = held[name] if size == grid else F.avg_pool2d(held[name], 2)
-                flow, scale = learned(cur, prev, grid)  # composed: x + f(x), then the held flow read there
+                # composed: x + f(x), then the held flow read there
                 to_key = flow if to_key is None else flow + flow_warp(to_key, flow, padding_mode="border")
                 if scale is not None:
                     scale_to_key = scale if scale_to_key is None else \
