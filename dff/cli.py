@@ -160,8 +160,8 @@ def _motion_edges(text: str) -> list[float] | None:
 def cmd_infer(args) -> None:
     from .data.outputs import refuse_inputs
     from .engine.infer import infer_video
-    from .engine.pipeline import limit_malloc_arenas
-    limit_malloc_arenas()  # RSS flat with the decoding, key, model and encoding threads
+    from .engine.pipeline import tune_malloc
+    tune_malloc()  # no page faults per frame, RSS flat with the pipeline's threads
     single, batch = (args.input, args.output), (args.input_list, args.output_dir)
     if not ((all(single) and not any(batch)) or (all(batch) and not any(single))):
         raise ValueError("give --input and --output, or --input-list and --output-dir")
@@ -216,6 +216,8 @@ def cmd_export(args) -> None:
 
 def cmd_bench(args) -> None:
     from .engine.bench import bench, format_bench
+    from .engine.pipeline import tune_malloc
+    tune_malloc()  # the allocator `dff infer` runs the model with, so that the two compare
     cfg = _run_config(args)[0]
     _check_json(args)
     res = bench(cfg, args.size, args.key_intervals, reps=args.reps, device=args.device)
