@@ -9,16 +9,18 @@ H.264 at the default preset), its frames/s as it reports them. The two run in tu
 times (the first of each round alternating, so that a drift of the machine's speed falls on both):
 on a shared 2-core machine the model alone moves by 20-30% between runs seconds apart, so one
 pair says little. Reported: every round's figures, the ratio of the medians (the goal's figure),
-the median of the rounds' own ratios, and the end-to-end median over the fastest model-only round
-(the most pessimistic reading). Then one run each of H.264 at veryfast and of mp4v, over the
-model-only median. RSS: sampled every 0.2 s during an H.264 infer of the video repeated --repeat
-times; growth = the peak after the first 10% of the run minus the RSS at 10%; trend = the mean
-RSS of the last tenth of the run minus that of the second.
+the median of the rounds' own ratios, the end-to-end median over the fastest model-only round
+(the most pessimistic reading), and the page faults and kernel CPU per frame of the infer calls
+(--malloc default: glibc's allocator as it comes, for comparison). Then one run each of H.264 at
+veryfast and of mp4v, over the model-only median. RSS: sampled every 0.2 s during an H.264 infer
+of the video repeated --repeat times; growth = the peak after the first 10% of the run minus the
+RSS at 10%; trend = the mean RSS of the last tenth of the run minus that of the second.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import threading
 import time
@@ -60,11 +62,14 @@ def main() -> None:
     ap.add_argument("--video", required=True)
     ap.add_argument("--out", default="runs/pipeline")
     ap.add_argument("--rounds", type=int, default=5, help="model-only and end-to-end runs in turns, this many each")
+    ap.add_argument("--malloc", choices=("tuned", "default"), default="tuned",
+                    help="glibc's allocator as `dff infer` sets it (tune_malloc), or left at its defaults")
     ap.add_argument("--repeat", type=int, default=9, help="the video this many times for the RSS run (0: none)")
     args = ap.parse_args()
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
-    tune_malloc()  # as `dff infer` does
+    if args.malloc == "tuned":
+        tune_malloc()  # as `dff infer` and `dff bench` do
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg, ckpt = run_config(None, args.overrides, args.checkpoint)
@@ -77,10 +82,17 @@ def main() -> None:
         return infer_video(cfg, args.checkpoint, args.video, str(out / f"e2e_{name}.mp4"), overwrite=True,
                            device="cpu", codec=codec, preset=preset, progress=False, ckpt=ckpt)["fps_processed"]
 
-    rounds = {"model_only": [], "h264": []}
+    rounds, faults, kernel = {"model_only": [], "h264": []}, [], []
     for r in range(args.rounds):
         for name in (("model_only", "h264") if r % 2 == 0 else ("h264", "model_only")):
-            rounds[name].append(model_only_fps(seg, frames) if name == "model_only" else infer("h264", "h264", None))
+            if name == "model_only":
+                rounds[name].append(model_only_fps(seg, frames))
+                continue
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            rounds[name].append(infer("h264", "h264", None))
+            after = resource.getrusage(resource.RUSAGE_SELF)  # the whole call: its read-back check too
+            faults.append((after.ru_minflt - before.ru_minflt) / len(frames))
+            kernel.append(1000 * (after.ru_stime - before.ru_stime) / len(frames))
     mo, e2e = (statistics.median(rounds[n]) for n in ("model_only", "h264"))
     res.update({"rounds_model_only_fps": [round(v, 2) for v in rounds["model_only"]],
                 "rounds_h264_fps": [round(v, 2) for v in rounds["h264"]],
@@ -88,6 +100,8 @@ def main() -> None:
                 "ratio_h264_rounds_median": round(statistics.median(
                     a / b for a, b in zip(rounds["h264"], rounds["model_only"])), 3),
                 "ratio_h264_vs_fastest_model_only": round(e2e / max(rounds["model_only"]), 3),
+                "h264_page_faults_per_frame": round(statistics.median(faults)),
+                "h264_kernel_ms_per_frame": round(statistics.median(kernel), 2), "malloc": args.malloc,
                 "h264_mb": round((out / "e2e_h264.mp4").stat().st_size / 2**20, 2)})
     for name, codec, preset in (("h264_veryfast", "h264", "veryfast"), ("mp4v", "mp4v", None)):
         fps = infer(name, codec, preset)

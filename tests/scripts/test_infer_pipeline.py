@@ -35,6 +35,7 @@ def test_rounds_in_turns_ratios_and_outputs(tiny_run, synthetic_root, tmp_path):
     assert res["model_only_fps"] == round(statistics.median(mo), 2)
     assert abs(res["ratio_h264"] - statistics.median(e2e) / statistics.median(mo)) < 2e-3
     assert res["ratio_h264_vs_fastest_model_only"] <= res["ratio_h264"] + 1e-3
+    assert res["malloc"] == "tuned" and res["h264_page_faults_per_frame"] >= 0 and res["h264_kernel_ms_per_frame"] >= 0
     for name in ("h264", "h264_veryfast", "mp4v"):
         reader = VideoReader(out / f"e2e_{name}.mp4")
         assert sum(1 for _ in reader) == 7 and reader.size == (50, 70)
