@@ -22,7 +22,7 @@ def tune_malloc(arenas: int = 2, keep_mb: int = 64) -> bool:
     keep_mb: blocks up to this size come from the heap and freed ones stay there for reuse
     (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD twice it). By default glibc handed the frames' and
     tensors' memory back and took it again: ~1500 page faults per 960 x 540 frame, 4 ms of kernel
-    time; with it none once warm, `dff infer` 15% faster, RSS flat at the pipeline's peak.
+    time; with it none once warm, `dff infer` 4-15% faster on 2 cores, RSS flat at the pipeline's peak.
     """
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

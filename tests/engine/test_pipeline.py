@@ -2,10 +2,10 @@
 errors from either side re-raised, --realtime dropping what arrives while the model is busy, and a
 stream URL served over HTTP."""
 import functools
+import http.server
 import platform
 import subprocess
 import sys
-import http.server
 import threading
 import time
 
@@ -124,5 +124,6 @@ def test_tuned_malloc_reuses_freed_frames_without_page_faults():
             for mode in ("tuned", "default")}
     (tuned, tuned_faults), (_, default_faults) = (runs[m].stdout.split() for m in ("tuned", "default"))
     assert tuned == "True"
-    assert int(default_faults) > 20 * 10240 * 0.9  # mapped afresh: 10240 pages of 4 KB each time
-    assert int(tuned_faults) < 20 * 100
+    # mapped afresh each time: 10240 pages of 4 KB (20 where transparent huge pages are always on)
+    assert int(default_faults) >= 20 * 20
+    assert int(tuned_faults) * 10 < int(default_faults)
