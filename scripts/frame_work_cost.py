@@ -11,6 +11,7 @@ conversion to I420 (what x264 takes) against a masked blend on the planes; x264 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from fractions import Fraction
@@ -83,7 +84,7 @@ def main() -> None:
     codec = av.CodecContext.create("libx264", "w")
     codec.width, codec.height, codec.pix_fmt, codec.options = w, h, "yuv420p", {"preset": "ultrafast"}
     codec.time_base = Fraction(1, 25)
-    pts = iter(range(10**9))
+    pts = itertools.count()
 
     def encode() -> None:
         frame.pts = next(pts)

@@ -32,4 +32,3 @@ def test_every_step_is_timed(tmp_path):
     res = json.loads(proc.stdout)
     assert res["size"] == [48, 64] and res["network"] == [24, 32]
     assert all(res[k] >= 0 for k in STEPS)  # milliseconds rounded to 2 places: a tiny frame's may be 0.0
-
