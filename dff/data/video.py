@@ -65,11 +65,13 @@ class VideoReader:
     for image sequences). A file whose decoding stops short of the duration its container
     declares is truncated: what decodes is yielded, then VideoTruncatedError says how many frames
     came out (with allow_truncated, a warning says so instead). Frame counts come from decoding,
-    never from the header.
+    never from the header. threads: FFmpeg's decoding threads for files and stream URLs (None:
+    OpenCV's default, one per core); the frames are the same with any number.
     """
 
-    def __init__(self, source: str | os.PathLike | int, allow_truncated: bool = False) -> None:
-        self.allow_truncated = allow_truncated
+    def __init__(self, source: str | os.PathLike | int, allow_truncated: bool = False,
+                 threads: int | None = None) -> None:
+        self.allow_truncated, self.threads = allow_truncated, threads
         self._target: str | int = source if isinstance(source, int) else os.fspath(source)
         self.source = str(self._target)
         self._name = f"webcam {source}" if isinstance(source, int) else self.source
@@ -111,7 +113,10 @@ class VideoReader:
         level = cv2.utils.logging.getLogLevel()
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # its own "[ERROR] ..." lines
         try:
-            cap = cv2.VideoCapture(self._target)
+            if self.threads is None or isinstance(self._target, int):
+                cap = cv2.VideoCapture(self._target)
+            else:
+                cap = cv2.VideoCapture(self._target, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, self.threads])
         finally:
             cv2.utils.logging.setLogLevel(level)
         if not cap.isOpened():

@@ -1,9 +1,11 @@
 """`dff infer`: a video, frame folder or webcam in; a segmentation video or label PNGs out."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torchvision.utils import flow_to_image
@@ -17,7 +19,7 @@ from ..data.video_writer import VideoWriter
 from ..ops import resize_flow
 from .builders import load_trained, select_device
 from .onnx_runtime import OnnxSegmenter
-from .pipeline import Drain, Prefetch
+from .pipeline import Drain, Prefetch, split_cores
 from .policies import build_policy
 from .video_segmenter import VideoSegmenter
 
@@ -104,15 +106,28 @@ def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay
     never queued: for live sources.
     threads: the model's CPU threads (default one less than torch's: a core for the pipeline's
     decoding and encoding threads; a heavy key network may run faster with all). With one, the
-    next key frame's key network runs in a second thread (VideoSegmenter.segment_frames)."""
+    next key frame's key network runs in a second thread (VideoSegmenter.segment_frames) on a
+    CPU of its own (Linux): the rest of the pipeline shares the others, its decoder, encoder and
+    OpenCV at one thread each."""
+    cpu, before, cv_threads = seg.device.type == "cpu", torch.get_num_threads(), cv2.getNumThreads()
+    model_threads = (threads or max(1, before - 1)) if cpu else before
+    # a model on one CPU thread: the next key network runs in a second one, beside propagation
+    # (more threads each would oversubscribe; live sources: no reading ahead)
+    ahead = cpu and model_threads == 1 and not realtime
+    # On 2 cores, left to the scheduler, the other threads took ~10% of the key network's thread's
+    # time, and it is the slower side; given a core of its own, with no codec or OpenCV threads
+    # switching on the other, `dff infer` ran 3-8% faster (medians; docs/results.md (j)).
+    split = split_cores() if ahead else None
+    io_threads = 1 if split else None
     pal = get_palette(seg.palette)
-    reader = VideoReader(source, allow_truncated=allow_truncated)
+    reader = VideoReader(source, allow_truncated=allow_truncated, threads=io_threads)
     h, w = reader.size
     if mode == "labels":
         writer = LabelPngWriter(output, pal, reader.size, overwrite=overwrite)
     else:
         panels = (2 if mode == "side-by-side" else 1) + show_flow
-        writer = VideoWriter(output, reader.fps, (h, panels * w), overwrite=overwrite, codec=codec, preset=preset)
+        writer = VideoWriter(output, reader.fps, (h, panels * w), overwrite=overwrite, codec=codec, preset=preset,
+                             threads=io_threads)
     runner = seg.runner
     keys, key_runs = runner.keys, runner.key_runs
 
@@ -124,22 +139,24 @@ def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay
 
     # decoding ahead of the model and rendering + encoding behind it, in threads (pipeline.py); on
     # the CPU the model leaves them a core (two threads of it beside them ran 25% slower on 2 cores)
-    before = torch.get_num_threads()
-    if seg.device.type == "cpu":
-        torch.set_num_threads(threads or max(1, before - 1))
+    affinity = os.sched_getaffinity(0) if split else None
+    torch.set_num_threads(model_threads)
+    if split:  # the threads started from here on inherit it
+        os.sched_setaffinity(0, split[1])
+        cv2.setNumThreads(1)
     t0 = time.perf_counter()
     try:
         with writer:
             with Prefetch(reader, latest=realtime) as frames, Drain(emit) as sink:
-                # a model on one CPU thread: the next key network runs in a second one, beside
-                # propagation (more threads each would oversubscribe; live sources: no reading ahead)
-                ahead = seg.device.type == "cpu" and torch.get_num_threads() == 1 and not realtime
-                for frame, labels, _ in tqdm(seg.segment_frames(frames, ahead), desc="infer", unit="frame",
-                                             disable=not progress):
+                for frame, labels, _ in tqdm(seg.segment_frames(frames, ahead, split[0] if split else None), desc="infer",
+                                             unit="frame", disable=not progress):
                     sink.put(frame, labels, runner.last_flow if show_flow else None)
             elapsed = time.perf_counter() - t0  # the writer's read-back check after it is not counted
     finally:
         torch.set_num_threads(before)
+        if split:
+            os.sched_setaffinity(0, affinity)
+            cv2.setNumThreads(cv_threads)
     if writer.frames_written + frames.dropped != reader.frames_read:
         raise RuntimeError(f"wrote {writer.frames_written} frames and dropped {frames.dropped} but decoded "
                            f"{reader.frames_read}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable
@@ -29,6 +30,15 @@ def tune_malloc(arenas: int = 2, keep_mb: int = 64) -> bool:
         return all([libc.mallopt(-8, arenas), libc.mallopt(-3, keep_mb << 20), libc.mallopt(-1, 2 * keep_mb << 20)])
     except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without mallopt)
         return False
+
+
+def split_cores() -> tuple[set[int], set[int]] | None:
+    """(one CPU for the key network's thread, the others for the rest) of the CPUs this process may
+    run on; None where there are fewer than two or no per-thread affinity (not Linux)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return ({cpus[-1]}, set(cpus[:-1])) if len(cpus) >= 2 else None
 
 
 class Prefetch:

@@ -119,7 +119,7 @@ class VideoSegmenter:
         up = cv2.resize(np.ascontiguousarray(scores.transpose(1, 2, 0)), size[::-1], interpolation=cv2.INTER_LINEAR)
         return (up if up.ndim == 3 else up[..., None]).argmax(-1).astype(np.uint8)
 
-    def segment_frames(self, frames: Iterable[np.ndarray], ahead: bool = False
+    def segment_frames(self, frames: Iterable[np.ndarray], ahead: bool = False, key_cpus: set[int] | None = None
                        ) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
         """(frame, segment()'s class ids, is key) for every frame of an iterable, in order, from a key.
 
@@ -127,6 +127,7 @@ class VideoSegmenter:
         frame while the frames before it are propagated, so that two CPU cores work where the
         key network alone would keep one busy (frames are read up to key_interval ahead). The
         outputs are those without it. Other policies decide on the frame itself: no look-ahead.
+        key_cpus: with ahead, the CPUs that thread runs on (os.sched_setaffinity); None: any.
         """
         self.reset()
         if not (ahead and isinstance(self.runner.policy, FixedPolicy)):
@@ -135,7 +136,8 @@ class VideoSegmenter:
                 yield frame, labels, key
             return
         k, it, window, index = self.runner.policy.key_interval, iter(frames), deque(), 0
-        with ThreadPoolExecutor(1, thread_name_prefix="dff-key") as pool:
+        pin = {"initializer": os.sched_setaffinity, "initargs": (0, key_cpus)} if key_cpus else {}
+        with ThreadPoolExecutor(1, thread_name_prefix="dff-key", **pin) as pool:
             def read() -> bool:  # the next frame into the window; its key network started if it is a key
                 nonlocal index
                 frame = next(it, None)

@@ -224,6 +224,35 @@ def test_x264_presets(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["default.mp4", "veryfast.mp4"]
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts the process's threads in /proc (Linux)")
+def test_one_thread_decoding_and_encoding_start_no_codec_threads(tmp_path: Path) -> None:
+    """threads=1 (dff infer with the key network on a CPU of its own): FFmpeg's decoder and x264
+    start no threads of their own, and the frames are those decoded with the defaults."""
+    pytest.importorskip("av")
+
+    def tasks() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    counts = {}
+    for threads in (None, 1):
+        before = tasks()
+        with VideoWriter(tmp_path / f"{threads}.mp4", 10, (240, 320), codec="h264", threads=threads) as w:
+            for i in range(3):
+                w.write(gradient(i, 240, 320))
+            during = tasks()
+        reader = VideoReader(tmp_path / f"{threads}.mp4", threads=threads)
+        frames = iter(reader)
+        first = [next(frames)]
+        counts[threads] = (during - before, tasks() - before)
+        first += list(frames)
+        assert len(first) == 3
+    assert counts[1] == (0, 0)
+    if os.cpu_count() >= 2:  # the defaults: a thread per core or more
+        assert min(counts[None]) > 0, counts
+    default = list(VideoReader(tmp_path / "1.mp4"))
+    assert all(np.array_equal(a, b) for a, b in zip(default, VideoReader(tmp_path / "1.mp4", threads=1)))
+
+
 def test_writer_refuses_overwrite(tmp_path: Path, codec: str) -> None:
     path = write_mp4(tmp_path / "out.mp4", 3, codec=codec)
     before = path.read_bytes()

@@ -1,4 +1,6 @@
+import os
 import shutil
+import threading
 
 import cv2
 import numpy as np
@@ -10,7 +12,8 @@ from dff.data.palettes import camvid_palette
 from dff.data.video import VideoReader
 from dff.data.video_writer import VideoWriter
 from dff.config import load_config
-from dff.engine.infer import infer_video
+from dff.engine.infer import build_segmenter, infer_video, segment_video
+from dff.engine.pipeline import split_cores
 
 
 @pytest.fixture()
@@ -213,3 +216,29 @@ def test_odd_sized_frames_are_segmented_into_a_padded_video(tiny_run, synthetic_
                  "--output", str(out), "--codec", "mp4v"]) == 0
     back = list(VideoReader(out))
     assert len(back) == 4 and back[0].shape == (48, 64, 3)
+
+
+@pytest.mark.skipif(split_cores() is None, reason="needs per-thread CPU affinity (Linux) and two CPUs")
+def test_one_model_thread_gives_the_key_network_a_cpu_of_its_own(tiny_run, tiny_cfg, clip_mp4, tmp_path, monkeypatch):
+    """threads=1: the key network's thread runs alone on one CPU, propagation, decoding and encoding
+    (OpenCV at one thread) on the others; the labels are those without it; the process's CPUs
+    and OpenCV's threads are as before afterwards."""
+    from dff.engine import infer
+
+    seg = build_segmenter(tiny_cfg, tiny_run / "best.pt", "cpu", key_interval=4)
+    key_cpus, rest = split_cores()
+    cpus, cv_threads, seen = os.sched_getaffinity(0), cv2.getNumThreads(), {"key": [], "step": []}
+    key, step = seg._key, seg.runner.step
+    seg._key = lambda x: (seen["key"].append((threading.current_thread().name, os.sched_getaffinity(0))), key(x))[1]
+    seg.runner.step = lambda *a: (seen["step"].append((os.sched_getaffinity(0), cv2.getNumThreads())), step(*a))[1]
+    res = segment_video(seg, str(clip_mp4), str(tmp_path / "pinned"), mode="labels", threads=1, progress=False)
+    assert res["frames_written"] == 9 and res["key_frames"] == 3
+    assert seen["key"] == [("dff-key_0", key_cpus)] * 3 and seen["step"] == [(rest, 1)] * 9
+    assert os.sched_getaffinity(0) == cpus and cv2.getNumThreads() == cv_threads
+    monkeypatch.setattr(infer, "split_cores", lambda: None)
+    seen["key"].clear()
+    segment_video(seg, str(clip_mp4), str(tmp_path / "free"), mode="labels", threads=1, progress=False)
+    assert [c for _, c in seen["key"]] == [cpus] * 3
+    pngs = sorted((tmp_path / "pinned").glob("*.png"))
+    assert len(pngs) == 9 and all(np.array_equal(np.array(Image.open(p)), np.array(Image.open(tmp_path / "free" / p.name)))
+                                  for p in pngs)

@@ -3,6 +3,7 @@ errors from either side re-raised, --realtime dropping what arrives while the mo
 stream URL served over HTTP."""
 import functools
 import http.server
+import os
 import platform
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from dff.cli import main
 from dff.data.store import read_rgb
 from dff.data.video import VideoReader
 from dff.data.video_writer import VideoWriter
-from dff.engine.pipeline import Drain, Prefetch
+from dff.engine.pipeline import Drain, Prefetch, split_cores
 
 
 def test_prefetch_keeps_order_stays_bounded_and_passes_errors_on():
@@ -67,6 +68,19 @@ def test_drain_runs_in_order_and_raises_its_error():
         for i in range(100):
             sink.put(i)
             time.sleep(0.001)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="per-thread CPU affinity is Linux's")
+def test_split_cores_gives_one_cpu_to_the_key_network_and_the_rest_to_the_pipeline():
+    cpus = os.sched_getaffinity(0)
+    try:
+        if len(cpus) >= 2:
+            key, rest = split_cores()
+            assert len(key) == 1 and key | rest == cpus and not key & rest
+        os.sched_setaffinity(0, {min(cpus)})  # this thread alone on one CPU: nothing to split
+        assert split_cores() is None
+    finally:
+        os.sched_setaffinity(0, cpus)
 
 
 @pytest.fixture()
