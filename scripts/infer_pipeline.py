@@ -6,12 +6,14 @@
 model-only: the frames decoded and resized to the network's size beforehand, then streamed
 through the model (StreamSegmenter at k) with all torch threads. end to end: `dff infer` (overlay,
 H.264 at the default preset), its frames/s as it reports them. The two run in turns, --rounds
-times (the first of each round alternating, so that a drift of the machine's speed falls on both):
+times (each first in turn, so that a drift of the machine's speed falls on all):
 on a shared 2-core machine the model alone moves by 20-30% between runs seconds apart, so one
 pair says little. Reported: every round's figures, the ratio of the medians (the goal's figure),
 the median of the rounds' own ratios, the end-to-end median over the fastest model-only round
 (the most pessimistic reading), and the page faults and kernel CPU per frame of the infer calls
-(--malloc default: glibc's allocator as it comes, for comparison). Then one run each of H.264 at
+(--malloc default: glibc's allocator as it comes, for comparison). --unpinned: a third run in
+each round, `dff infer` with the key network's thread left to the scheduler (split_cores off), and
+the end-to-end median over its median. Then one run each of H.264 at
 veryfast and of mp4v, over the model-only median. RSS: sampled every 0.2 s during an H.264 infer
 of the video repeated --repeat times; growth = the peak after the first 10% of the run minus the
 RSS at 10%; trend = the mean RSS of the last tenth of the run minus that of the second.
@@ -33,6 +35,7 @@ from dff.data.store import resized_size, shrink
 from dff.data.video import VideoReader
 from dff.data.video_writer import VideoWriter
 from dff.engine.builders import run_config
+from dff.engine import infer as infer_module
 from dff.engine.infer import build_segmenter, infer_video
 from dff.engine.pipeline import tune_malloc
 
@@ -64,6 +67,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="model-only and end-to-end runs in turns, this many each")
     ap.add_argument("--malloc", choices=("tuned", "default"), default="tuned",
                     help="glibc's allocator as `dff infer` sets it (tune_malloc), or left at its defaults")
+    ap.add_argument("--unpinned", action="store_true",
+                    help="also `dff infer` without the key network's own CPU, in turns with the rest")
     ap.add_argument("--repeat", type=int, default=9, help="the video this many times for the RSS run (0: none)")
     args = ap.parse_args()
     if args.rounds < 1:
@@ -82,11 +87,22 @@ def main() -> None:
         return infer_video(cfg, args.checkpoint, args.video, str(out / f"e2e_{name}.mp4"), overwrite=True,
                            device="cpu", codec=codec, preset=preset, progress=False, ckpt=ckpt)["fps_processed"]
 
-    rounds, faults, kernel = {"model_only": [], "h264": []}, [], []
+    def unpinned() -> float:
+        split, infer_module.split_cores = infer_module.split_cores, lambda: None
+        try:
+            return infer("h264_unpinned", "h264", None)
+        finally:
+            infer_module.split_cores = split
+
+    rounds, faults, kernel = {"model_only": [], "h264": [], **({"h264_unpinned": []} if args.unpinned else {})}, [], []
     for r in range(args.rounds):
-        for name in (("model_only", "h264") if r % 2 == 0 else ("h264", "model_only")):
+        names = list(rounds)
+        for name in names[r % len(names):] + names[:r % len(names)]:  # each first in turn
             if name == "model_only":
                 rounds[name].append(model_only_fps(seg, frames))
+                continue
+            if name == "h264_unpinned":
+                rounds[name].append(unpinned())
                 continue
             before = resource.getrusage(resource.RUSAGE_SELF)
             rounds[name].append(infer("h264", "h264", None))
@@ -103,6 +119,10 @@ def main() -> None:
                 "h264_page_faults_per_frame": round(statistics.median(faults)),
                 "h264_kernel_ms_per_frame": round(statistics.median(kernel), 2), "malloc": args.malloc,
                 "h264_mb": round((out / "e2e_h264.mp4").stat().st_size / 2**20, 2)})
+    if args.unpinned:
+        res.update({"rounds_h264_unpinned_fps": [round(v, 2) for v in rounds["h264_unpinned"]],
+                    "infer_h264_unpinned_fps": round(statistics.median(rounds["h264_unpinned"]), 2),
+                    "pinned_over_unpinned": round(e2e / statistics.median(rounds["h264_unpinned"]), 3)})
     for name, codec, preset in (("h264_veryfast", "h264", "veryfast"), ("mp4v", "mp4v", None)):
         fps = infer(name, codec, preset)
         res[f"infer_{name}_fps"], res[f"ratio_{name}"] = round(fps, 2), round(fps / mo, 3)
