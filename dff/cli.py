@@ -340,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "busy are dropped and counted, never queued")
     p.add_argument("--threads", type=_int_at_least(1),
                    help="the model's CPU threads (default: torch's less one, a core for decoding and encoding, "
-                        "which run in threads beside it)")
+                        "which run in threads beside it; with one, the next key network runs beside propagation "
+                        "on a CPU of its own)")
     p.set_defaults(fn=cmd_infer)
 
     p = sub.add_parser("export", help="a trained model as ONNX graphs: key.onnx, propagate.onnx, export.json")

@@ -13,7 +13,9 @@ the median of the rounds' own ratios, the end-to-end median over the fastest mod
 (the most pessimistic reading), and the page faults and kernel CPU per frame of the infer calls
 (--malloc default: glibc's allocator as it comes, for comparison). --unpinned: a third run in
 each round, `dff infer` with the key network's thread left to the scheduler (split_cores off), and
-the end-to-end median over its median. Then one run each of H.264 at
+the end-to-end median over its median. --per-thread: one more H.264 run (and one unpinned) with
+each thread's CPU and run-queue wait per frame, read from /proc/self/task/*/schedstat every 50 ms
+(Linux; threads by their Python name, else their OS one; a thread's last 50 ms go uncounted). Then one run each of H.264 at
 veryfast and of mp4v, over the model-only median. RSS: sampled every 0.2 s during an H.264 infer
 of the video repeated --repeat times; growth = the peak after the first 10% of the run minus the
 RSS at 10%; trend = the mean RSS of the last tenth of the run minus that of the second.
@@ -58,6 +60,45 @@ def model_only_fps(seg, frames: list[np.ndarray]) -> float:
     return len(small) / (time.perf_counter() - t0)
 
 
+def per_thread(run, frames: int) -> dict:
+    """{thread name: [CPU ms, run-queue wait ms] per frame} over run(), and its wall ms per frame."""
+    seen: dict[str, tuple[str, float, float]] = {}
+
+    def snap() -> None:
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                cpu, wait, _ = map(int, (task / "schedstat").read_text().split())
+                name = names.get(int(task.name)) or seen.get(task.name, ("",))[0] or (task / "comm").read_text().strip()
+            except (OSError, ValueError):  # the thread ended between the listing and the read
+                continue
+            seen[task.name] = (name, cpu / 1e6, wait / 1e6)
+
+    snap()
+    start, done = dict(seen), threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            snap()
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, name="sampler", daemon=True)
+    sampler.start()
+    t0 = time.perf_counter()
+    run()
+    wall = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    snap()
+    out: dict[str, list[float]] = {}
+    for tid, (name, cpu, wait) in seen.items():
+        _, cpu0, wait0 = start.get(tid, (name, 0.0, 0.0))
+        acc = out.setdefault(name, [0.0, 0.0])
+        acc[0], acc[1] = acc[0] + (cpu - cpu0) / frames, acc[1] + (wait - wait0) / frames
+    return {"wall_ms_per_frame": round(1000 * wall / frames, 2),
+            "threads": {n: [round(c, 2), round(w, 2)] for n, (c, w) in sorted(out.items(), key=lambda x: -x[1][0])}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("checkpoint")
@@ -69,6 +110,8 @@ def main() -> None:
                     help="glibc's allocator as `dff infer` sets it (tune_malloc), or left at its defaults")
     ap.add_argument("--unpinned", action="store_true",
                     help="also `dff infer` without the key network's own CPU, in turns with the rest")
+    ap.add_argument("--per-thread", action="store_true",
+                    help="one more H.264 run (and one unpinned) with each thread's CPU per frame (Linux)")
     ap.add_argument("--repeat", type=int, default=9, help="the video this many times for the RSS run (0: none)")
     args = ap.parse_args()
     if args.rounds < 1:
@@ -123,6 +166,10 @@ def main() -> None:
         res.update({"rounds_h264_unpinned_fps": [round(v, 2) for v in rounds["h264_unpinned"]],
                     "infer_h264_unpinned_fps": round(statistics.median(rounds["h264_unpinned"]), 2),
                     "pinned_over_unpinned": round(e2e / statistics.median(rounds["h264_unpinned"]), 3)})
+    if args.per_thread:
+        res["per_thread_h264"] = per_thread(lambda: infer("h264", "h264", None), len(frames))
+        if args.unpinned:
+            res["per_thread_h264_unpinned"] = per_thread(unpinned, len(frames))
     for name, codec, preset in (("h264_veryfast", "h264", "veryfast"), ("mp4v", "mp4v", None)):
         fps = infer(name, codec, preset)
         res[f"infer_{name}_fps"], res[f"ratio_{name}"] = round(fps, 2), round(fps / mo, 3)

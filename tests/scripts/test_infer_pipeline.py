@@ -27,7 +27,7 @@ def test_rounds_in_turns_ratios_and_outputs(tiny_run, synthetic_root, tmp_path):
         for f in frames:
             w.write(cv2.resize(cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB), (70, 50)))
     out = tmp_path / "pipe"
-    proc = run(tiny_run / "best.pt", "--video", video, "--out", out, "--rounds", 3, "--repeat", 2, "--unpinned")
+    proc = run(tiny_run / "best.pt", "--video", video, "--out", out, "--rounds", 3, "--repeat", 2, "--unpinned", "--per-thread")
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     mo, e2e = res["rounds_model_only_fps"], res["rounds_h264_fps"]
@@ -39,6 +39,11 @@ def test_rounds_in_turns_ratios_and_outputs(tiny_run, synthetic_root, tmp_path):
     assert len(unpinned) == 3 and min(unpinned) > 0
     assert abs(res["pinned_over_unpinned"] - statistics.median(e2e) / statistics.median(unpinned)) < 2e-3
     assert res["malloc"] == "tuned" and res["h264_page_faults_per_frame"] >= 0 and res["h264_kernel_ms_per_frame"] >= 0
+    pinned, free = res["per_thread_h264"], res["per_thread_h264_unpinned"]
+    assert pinned["wall_ms_per_frame"] > 0 and free["wall_ms_per_frame"] > 0
+    # threads that end between two 50 ms samples go uncounted: 7 tiny frames are over in less
+    assert pinned["threads"]["MainThread"][0] > 0 and free["threads"]["MainThread"][0] > 0
+    assert all(cpu >= 0 and wait >= 0 for cpu, wait in [*pinned["threads"].values(), *free["threads"].values()])
     for name in ("h264", "h264_unpinned", "h264_veryfast", "mp4v"):
         reader = VideoReader(out / f"e2e_{name}.mp4")
         assert sum(1 for _ in reader) == 7 and reader.size == (50, 70)
