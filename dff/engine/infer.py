@@ -116,7 +116,7 @@ def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay
     ahead = cpu and model_threads == 1 and not realtime
     # On 2 cores, left to the scheduler, the other threads took ~10% of the key network's thread's
     # time, and it is the slower side; given a core of its own, with no codec or OpenCV threads
-    # switching on the other, `dff infer` ran 3-8% faster (medians; docs/results.md (j)).
+    # switching on the other, `dff infer` ran 3-13% faster (medians of 6 rounds; docs/results.md (j)).
     split = split_cores() if ahead else None
     io_threads = 1 if split else None
     pal = get_palette(seg.palette)
