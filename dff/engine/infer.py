@@ -118,7 +118,7 @@ def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay
     # time, and it is the slower side; given a core of its own, with no codec or OpenCV threads
     # switching on the other, `dff infer` ran 3-13% faster (medians of 6 rounds; docs/results.md (j)).
     split = split_cores() if ahead else None
-    io_threads = 1 if split else None
+    key_cpus, io_threads = (split[0], 1) if split else (None, None)
     pal = get_palette(seg.palette)
     reader = VideoReader(source, allow_truncated=allow_truncated, threads=io_threads)
     h, w = reader.size
@@ -148,8 +148,8 @@ def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay
     try:
         with writer:
             with Prefetch(reader, latest=realtime) as frames, Drain(emit) as sink:
-                for frame, labels, _ in tqdm(seg.segment_frames(frames, ahead, split[0] if split else None), desc="infer",
-                                             unit="frame", disable=not progress):
+                for frame, labels, _ in tqdm(seg.segment_frames(frames, ahead, key_cpus), desc="infer", unit="frame",
+                                             disable=not progress):
                     sink.put(frame, labels, runner.last_flow if show_flow else None)
             elapsed = time.perf_counter() - t0  # the writer's read-back check after it is not counted
     finally:

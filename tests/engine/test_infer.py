@@ -240,5 +240,5 @@ def test_one_model_thread_gives_the_key_network_a_cpu_of_its_own(tiny_run, tiny_
     segment_video(seg, str(clip_mp4), str(tmp_path / "free"), mode="labels", threads=1, progress=False)
     assert [c for _, c in seen["key"]] == [cpus] * 3
     pngs = sorted((tmp_path / "pinned").glob("*.png"))
-    assert len(pngs) == 9 and all(np.array_equal(np.array(Image.open(p)), np.array(Image.open(tmp_path / "free" / p.name)))
-                                  for p in pngs)
+    assert len(pngs) == 9
+    assert all(np.array_equal(np.array(Image.open(p)), np.array(Image.open(tmp_path / "free" / p.name))) for p in pngs)
