@@ -15,8 +15,8 @@ the median of the rounds' own ratios, the end-to-end median over the fastest mod
 each round, `dff infer` with the key network's thread left to the scheduler (split_cores off), and
 the end-to-end median over its median. --per-thread: one more H.264 run (and one unpinned) with
 each thread's CPU and run-queue wait per frame, read from /proc/self/task/*/schedstat every 50 ms
-(Linux; threads by their Python name, else their OS one; a thread's last 50 ms go uncounted). Then one run each of H.264 at
-veryfast and of mp4v, over the model-only median. RSS: sampled every 0.2 s during an H.264 infer
+(Linux; threads by their Python name, else their OS one; a thread's last 50 ms go uncounted).
+Then one run each of H.264 at veryfast and of mp4v, over the model-only median. RSS: sampled every 0.2 s during an H.264 infer
 of the video repeated --repeat times; growth = the peak after the first 10% of the run minus the
 RSS at 10%; trend = the mean RSS of the last tenth of the run minus that of the second.
 """

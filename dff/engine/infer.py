@@ -140,12 +140,12 @@ def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay
     # decoding ahead of the model and rendering + encoding behind it, in threads (pipeline.py); on
     # the CPU the model leaves them a core (two threads of it beside them ran 25% slower on 2 cores)
     affinity = os.sched_getaffinity(0) if split else None
-    torch.set_num_threads(model_threads)
-    if split:  # the threads started from here on inherit it
-        os.sched_setaffinity(0, split[1])
-        cv2.setNumThreads(1)
     t0 = time.perf_counter()
     try:
+        torch.set_num_threads(model_threads)
+        if split:  # the threads started from here on inherit it
+            os.sched_setaffinity(0, split[1])
+            cv2.setNumThreads(1)
         with writer:
             with Prefetch(reader, latest=realtime) as frames, Drain(emit) as sink:
                 for frame, labels, _ in tqdm(seg.segment_frames(frames, ahead, key_cpus), desc="infer", unit="frame",
