@@ -172,8 +172,11 @@ def test_sigterm_and_ctrl_c_stop_with_one_line_and_no_temp_files(tiny_cfg, tiny_
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "dff", "train", str(tiny_run / "config.yaml"), "--work-dir", str(run),
            "--device", "cpu", "train.iters=100000", "train.val_every=0", "train.save_every=1", "train.keep_last=2"]
+    # a suite started in the background by a non-interactive shell ignores SIGINT, and a child
+    # would inherit that: Ctrl-C's default for it, as in a terminal
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())})
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd())},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not (run / "ckpt_000003.pt").exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
