@@ -16,9 +16,10 @@ each round, `dff infer` with the key network's thread left to the scheduler (spl
 the end-to-end median over its median. --per-thread: one more H.264 run (and one unpinned) with
 each thread's CPU and run-queue wait per frame, read from /proc/self/task/*/schedstat every 50 ms
 (Linux; threads by their Python name, else their OS one; a thread's last 50 ms go uncounted).
-Then one run each of H.264 at veryfast and of mp4v, over the model-only median. RSS: sampled every 0.2 s during an H.264 infer
-of the video repeated --repeat times; growth = the peak after the first 10% of the run minus the
-RSS at 10%; trend = the mean RSS of the last tenth of the run minus that of the second.
+Then one run each of H.264 at veryfast and of mp4v, over the model-only median. RSS: sampled
+every 0.2 s during an H.264 infer of the video repeated --repeat times; growth = the peak after the
+first 10% of the run minus the RSS at 10%; trend = the mean RSS of the last tenth of the run minus
+that of the second.
 """
 from __future__ import annotations
 
@@ -60,6 +61,25 @@ def model_only_fps(seg, frames: list[np.ndarray]) -> float:
     return len(small) / (time.perf_counter() - t0)
 
 
+def while_sampling(run, sample, every: float):
+    """run()'s result, sample() called in a thread every `every` s while it runs and once after."""
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.is_set():
+            sample()
+            time.sleep(every)
+
+    sampler = threading.Thread(target=loop, name="sampler", daemon=True)
+    sampler.start()
+    try:
+        return run()
+    finally:
+        done.set()
+        sampler.join()
+        sample()
+
+
 def per_thread(run, frames: int) -> dict:
     """{thread name: [CPU ms, run-queue wait ms] per frame} over run(), and its wall ms per frame."""
     seen: dict[str, tuple[str, float, float]] = {}
@@ -74,22 +94,14 @@ def per_thread(run, frames: int) -> dict:
                 continue
             seen[task.name] = (name, cpu / 1e6, wait / 1e6)
 
-    snap()
-    start, done = dict(seen), threading.Event()
+    def timed() -> float:
+        t0 = time.perf_counter()
+        run()
+        return time.perf_counter() - t0
 
-    def sample() -> None:
-        while not done.is_set():
-            snap()
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, name="sampler", daemon=True)
-    sampler.start()
-    t0 = time.perf_counter()
-    run()
-    wall = time.perf_counter() - t0
-    done.set()
-    sampler.join()
     snap()
+    start = dict(seen)
+    wall = while_sampling(timed, snap, 0.05)
     out: dict[str, list[float]] = {}
     for tid, (name, cpu, wait) in seen.items():
         _, cpu0, wait0 = start.get(tid, (name, 0.0, 0.0))
@@ -180,20 +192,10 @@ def main() -> None:
             for _ in range(args.repeat):
                 for f in frames:
                     w.write(f)
-        samples, done = [], threading.Event()
-
-        def sample():
-            while not done.is_set():
-                samples.append((time.perf_counter(), rss_mb()))
-                time.sleep(0.2)
-
-        thread = threading.Thread(target=sample, daemon=True)
-        thread.start()
-        run = infer_video(cfg, args.checkpoint, str(long), str(out / "long_seg.mp4"), overwrite=True, device="cpu",
-                          codec="h264", progress=False, ckpt=ckpt)
-        done.set()
-        thread.join()
-        samples.append((time.perf_counter(), rss_mb()))
+        samples = []
+        run = while_sampling(lambda: infer_video(cfg, args.checkpoint, str(long), str(out / "long_seg.mp4"),
+                                                 overwrite=True, device="cpu", codec="h264", progress=False, ckpt=ckpt),
+                             lambda: samples.append((time.perf_counter(), rss_mb())), 0.2)
         t0, t1 = samples[0][0], samples[-1][0]
         base = next(r for t, r in samples if t >= t0 + 0.1 * (t1 - t0))
         peak = max(r for t, r in samples if t >= t0 + 0.1 * (t1 - t0))
