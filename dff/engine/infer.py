@@ -139,7 +139,6 @@ def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay
 
     # decoding ahead of the model and rendering + encoding behind it, in threads (pipeline.py); on
     # the CPU the model leaves them a core (two threads of it beside them ran 25% slower on 2 cores)
-    affinity = os.sched_getaffinity(0) if split else None
     t0 = time.perf_counter()
     try:
         torch.set_num_threads(model_threads)
@@ -155,7 +154,7 @@ def segment_video(seg: VideoSegmenter, source, output: str, mode: str = "overlay
     finally:
         torch.set_num_threads(before)
         if split:
-            os.sched_setaffinity(0, affinity)
+            os.sched_setaffinity(0, split[0] | split[1])  # all this process's CPUs, as split_cores read them
             cv2.setNumThreads(cv_threads)
     if writer.frames_written + frames.dropped != reader.frames_read:
         raise RuntimeError(f"wrote {writer.frames_written} frames and dropped {frames.dropped} but decoded "
