@@ -63,6 +63,16 @@ class DFFSegmenter(Segmenter):
             features = (features[:n] + features[n:].flip(-1)) / 2
         return State(frame, features)
 
+    def key_channels_last(self) -> bool:
+        """The backbone channels-last if it has depthwise convolutions (Segmenter.key_channels_last).
+        oneDNN runs those far faster on NHWC: MobileNetV3 and EfficientNet-Lite0 key networks took
+        1.2-1.45x less time on 1 and 2 CPU threads; dense ResNets gained up to 8% (ResNet-18) or
+        lost up to 10% (FCN-ResNet-50), so they stay as they are (docs/results.md (j))."""
+        if not any(isinstance(m, nn.Conv2d) and 1 < m.groups == m.in_channels for m in self.backbone.modules()):
+            return False
+        self.backbone.to(memory_format=torch.channels_last)
+        return True
+
     def warp(self, features: torch.Tensor, flow: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
         """Features warped by flow (feature-grid pixels), times the scale field."""
         warped = flow_warp(features, flow, padding_mode=self.padding_mode)

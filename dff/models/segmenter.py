@@ -88,3 +88,8 @@ class Segmenter(nn.Module):
     def branch_logits(self, name: str, frame: torch.Tensor) -> torch.Tensor:
         """Logits of one of `branches` run on the frame alone."""
         raise NotImplementedError
+
+    def key_channels_last(self) -> bool:
+        """Store the key network's weights channels-last where that runs it faster on the CPU
+        (inference; the values are unchanged); whether it did. Default: never."""
+        return False

@@ -52,15 +52,21 @@ def test_load_a_pretrained_segmenter_by_name_or_instance(torchvision_cache, segf
     by_name = dff.load("torchvision:lraspp_mobilenet_v3_large", short_side=64, device="cpu")
     assert by_name.class_names[:2] == ["__background__", "aeroplane"] and by_name.palette == "voc"
     assert by_name.model.flow_net.__class__.__name__ == "DISFlow" and by_name.short_side == 64
-    by_instance = dff.load(torchvision_cache, short_side=64)
     clip = frames(4, (60, 80))
+    with torch.no_grad():  # the torchvision model's own output, as it came (channels-first)
+        own = torchvision_cache(Normalize()(as_input(clip[0], (64, 85))))["out"]
+    by_instance = dff.load(torchvision_cache, short_side=64)
     named = [r.labels for r in by_name.stream(clip)]
     assert all(np.array_equal(a, r.labels) for a, r in zip(named, by_instance.stream(clip)))
-    # its key frames are the torchvision model's own labels
-    with torch.no_grad():
-        own = torchvision_cache(Normalize()(as_input(clip[0], (64, 85))))["out"]
-    own = F.interpolate(own, size=(60, 80), mode="bilinear", align_corners=False).argmax(1)[0].numpy()
-    assert np.array_equal(own, named[0])
+    # on the CPU its depthwise key network runs channels-last (Segmenter.key_channels_last) and its
+    # key frames are still the torchvision model's own output
+    stem = next(m.weight for m in by_name.model.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    assert stem.is_contiguous(memory_format=torch.channels_last) and not stem.is_contiguous()
+    by_name.reset()
+    logits, key = by_name.step(clip[0])
+    expect = F.interpolate(own, size=(60, 80), mode="bilinear", align_corners=False)
+    assert key and (logits - expect).abs().max() <= 1e-5 * expect.abs().max()
+    assert np.array_equal(expect.argmax(1)[0].numpy(), named[0])
     folder, net = segformer_folder
     for source in (f"hf:{folder}", net):
         seg = dff.load(source, short_side=32, key_interval=2)
