@@ -22,6 +22,28 @@ def test_eval_command_prints_table_and_writes_json(tiny_run, tiny_cfg, tmp_path,
     assert "DFF d=1" in capsys.readouterr().out
 
 
+def test_eval_runs_a_depthwise_key_network_channels_last_with_the_channels_first_figures(synthetic_root, tmp_path,
+                                                                                          monkeypatch):
+    from dff.config import load_config
+    from dff.engine.builders import load_split, load_trained
+    from dff.engine.evaluate import evaluate
+    from dff.engine.train import train
+    from dff.models.dff import DFFSegmenter
+    cfg = load_config(None, TINY + [f"data.root={synthetic_root}", "model.backbone=efficientnet_lite0",
+                                    "train.iters=1", "train.val_every=0", "train.save_every=1"])
+    train(cfg, tmp_path / "run", device="cpu", progress=False)
+    ckpt, out = tmp_path / "run" / "last.pt", tmp_path / "e.json"
+    converted, real = [], DFFSegmenter.key_channels_last
+    monkeypatch.setattr(DFFSegmenter, "key_channels_last", lambda self: converted.append(real(self)) or converted[-1])
+    assert main(["eval", "--checkpoint", str(ckpt), "--json", str(out), "--device", "cpu"]) == 0
+    assert converted == [True]
+    model, _ = load_trained(cfg, ckpt, torch.device("cpu"))  # channels-first, as it was built
+    expect = evaluate(model, load_split(cfg, "val"), 3, 3, cfg["data"]["ignore_index"], device=torch.device("cpu"))
+    res = json.loads(out.read_text())
+    assert res["mean_miou"] == pytest.approx(expect["mean_miou"], abs=1e-6)
+    assert res["miou_by_distance"] == pytest.approx(expect["miou_by_distance"], abs=1e-6)
+
+
 def test_eval_command_against_the_teacher_and_by_motion(tiny_run, tmp_path, capsys):
     base = ["eval", str(tiny_run / "config.yaml"), "--checkpoint", str(tiny_run / "best.pt"), "--device", "cpu"]
     out = tmp_path / "t.json"

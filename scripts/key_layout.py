@@ -1,0 +1,83 @@
+"""The key network channels-last (as dff runs it on the CPU) against channels-first, in turns.
+
+    python scripts/key_layout.py runs/davis_lite0/best.pt flow=dis --video ../shared/data/videos/driving-960x540.mp4
+    python scripts/key_layout.py torchvision:deeplabv3_mobilenet_v3_large --video VIDEO --rounds 3
+
+SOURCE: a dff checkpoint, or torchvision:NAME built with random weights (the cost does not
+depend on them, and nothing is downloaded); overrides are dff.load's (key=value). Two
+VideoSegmenters with the same weights, one as `Segmenter.key_channels_last` leaves it, one with
+the key network put back channels-first, each timed model only (the frames resized beforehand,
+streamed through the model with all torch threads) and end to end (`dff infer`'s segment_video:
+overlay, H.264), all four in turns, --rounds times (each first in turn). Prints every round and
+one JSON line: whether each key network's first convolution is channels-last, the medians,
+channels-last over channels-first for both, and the largest difference of a random frame's key
+logits relative to the largest logit.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dff  # noqa: E402
+from dff.data.video import VideoReader  # noqa: E402
+from dff.engine.infer import segment_video  # noqa: E402
+from dff.engine.pipeline import tune_malloc  # noqa: E402
+from infer_pipeline import model_only_fps  # noqa: E402
+
+
+def load(source: str, overrides: dict) -> dff.VideoSegmenter:
+    if source.startswith("torchvision:"):
+        import torchvision
+        torch.manual_seed(0)
+        source = getattr(torchvision.models.segmentation, source.split(":", 1)[1])(weights=None, weights_backbone=None)
+    return dff.load(source, device="cpu", **overrides)
+
+
+def stem_channels_last(seg: dff.VideoSegmenter) -> bool:
+    """Whether the key network's first convolution is stored channels-last (key_channels_last ran)."""
+    stem = next(m.weight for m in seg.model.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    return stem.is_contiguous(memory_format=torch.channels_last) and not stem.is_contiguous()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("source")
+    ap.add_argument("overrides", nargs="*", help="dff.load's overrides, key=value (numbers as numbers)")
+    ap.add_argument("--video", required=True)
+    ap.add_argument("--out", default="runs/key_layout.mp4")
+    ap.add_argument("--rounds", type=int, default=4)
+    args = ap.parse_args()
+    overrides = {k: int(v) if v.isdigit() else v for k, v in (o.split("=", 1) for o in args.overrides)}
+    tune_malloc()  # as dff infer does
+    last, first = load(args.source, overrides), load(args.source, overrides)
+    first.model.load_state_dict(last.model.state_dict())
+    first.model.backbone.to(memory_format=torch.contiguous_format)  # the key network as before key_channels_last
+    frames = list(VideoReader(args.video))
+    with torch.no_grad():
+        x = torch.rand(1, 3, 64, 96)
+        a, b = (s.model.logits(s.model.key(x)) for s in (first, last))
+    runs = {"model_only_first": lambda: model_only_fps(first, frames), "model_only_last": lambda: model_only_fps(last, frames)}
+    for name, seg in (("infer_first", first), ("infer_last", last)):
+        runs[name] = lambda seg=seg: segment_video(seg, args.video, args.out, overwrite=True, progress=False)["fps_processed"]
+    rounds: dict[str, list[float]] = {k: [] for k in runs}
+    names = list(runs)
+    for r in range(args.rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            rounds[name].append(round(runs[name](), 2))
+        print(r, {k: v[-1] for k, v in rounds.items()}, flush=True)
+    med = {k: statistics.median(v) for k, v in rounds.items()}
+    print(json.dumps({"source": args.source, "overrides": overrides, "frames": len(frames),
+                      "stem_channels_last": [stem_channels_last(first), stem_channels_last(last)], "rounds": rounds,
+                      "median": med, "model_only_last_over_first": round(med["model_only_last"] / med["model_only_first"], 3),
+                      "infer_last_over_first": round(med["infer_last"] / med["infer_first"], 3),
+                      "max_logit_difference": float((a - b).abs().max() / a.abs().max())}))
+
+
+if __name__ == "__main__":
+    main()
