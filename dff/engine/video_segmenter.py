@@ -47,7 +47,8 @@ class Segmentation:
 
 class VideoSegmenter:
     """A model behind a key-frame policy: RGB frames of any size in, segmentations out; one key
-    state held, so memory stays constant in video length.
+    state held, so memory stays constant in video length. The model is moved to the device and put
+    in eval mode; on the CPU its key network may be stored channels-last (Segmenter.key_channels_last).
 
     Args:
         model: a dff model (models/segmenter.py).
@@ -190,7 +191,8 @@ def load(source, **overrides) -> VideoSegmenter:
     """A VideoSegmenter from a dff checkpoint (its saved config), a "torchvision:<name>" or
     "hf:<hub id or folder>" pretrained segmenter (its own weights, DIS flow: no training), or an
     instance of one of those models (torchvision's DeepLabV3, FCN, LRASPP; transformers'
-    SegformerForSemanticSegmentation) or of a dff model.
+    SegformerForSemanticSegmentation) or of a dff model. A torchvision instance's modules are used,
+    not copied: VideoSegmenter's device, eval mode and memory format apply to them.
 
     overrides: config keys by bare name (key_interval=5, flow="dis", pretrained=None,
     short_side=520, ...) and device ("auto", "cpu", "cuda"); on a dff checkpoint only those that

@@ -20,15 +20,17 @@ def test_both_layouts_timed_in_turns_with_the_same_outputs(tiny_run, tmp_path):
         for _ in range(6):
             w.write(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    for source, depthwise in (("torchvision:lraspp_mobilenet_v3_large", True), (str(tiny_run / "best.pt"), False)):
-        proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "key_layout.py"), source, "short_side=32",
+    for source, force, last in (("torchvision:lraspp_mobilenet_v3_large", [], True), (tiny_run / "best.pt", [], False),
+                                (tiny_run / "best.pt", ["--force"], True)):
+        proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "key_layout.py"), str(source), "short_side=32",
                                "key_interval=3", "--video", str(video), "--out", str(tmp_path / "out.mp4"),
-                               "--rounds", "2"], capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+                               "--rounds", "2", *force], capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
         assert proc.returncode == 0, proc.stderr[-2000:]
         res = json.loads(proc.stdout.strip().splitlines()[-1])
-        assert res["stem_channels_last"] == [False, depthwise] and res["frames"] == 6
-        assert set(res["rounds"]) == {"model_only_first", "model_only_last", "infer_first", "infer_last"}
+        assert res["stem_channels_last"] == [False, last] and res["frames"] == 6
+        assert set(res["rounds"]) == {f"{m}_{k}" for m in ("key_only", "model_only", "infer") for k in ("first", "last")}
         assert all(len(v) == 2 and min(v) > 0 for v in res["rounds"].values())
         med = {k: statistics.median(v) for k, v in res["rounds"].items()}
-        assert abs(res["infer_last_over_first"] - med["infer_last"] / med["infer_first"]) < 2e-3
+        for m in ("key_only", "model_only", "infer"):
+            assert abs(res[f"{m}_last_over_first"] - med[f"{m}_last"] / med[f"{m}_first"]) < 2e-3
         assert res["max_logit_difference"] <= 1e-5
