@@ -7,13 +7,12 @@ SOURCE: a dff checkpoint, or torchvision:NAME built with random weights (the cos
 depend on them, and nothing is downloaded); overrides are dff.load's (key=value). Two
 VideoSegmenters with the same weights, one as `Segmenter.key_channels_last` leaves it, one with
 the key network put back channels-first (--force: the first one channels-last even where the
-rule leaves it), each timed: the key network alone (runs per second on
-the first frame), model only (the frames resized beforehand, streamed through the model; both
-with all torch threads) and end to end (`dff infer`'s segment_video: overlay, H.264); all six
-in turns, --rounds times (each first in turn). Prints every round and one JSON line: whether
-each key network's first convolution is channels-last, the medians, channels-last over
-channels-first for each, and the largest difference of a random frame's key logits relative to
-the largest logit.
+rule leaves it), each timed: the key network alone (runs per second on the first frame), model
+only (the frames resized beforehand, streamed through the model; both with all torch threads)
+and end to end (`dff infer`'s segment_video: overlay, H.264); all six in turns, --rounds times
+(each first in turn). Prints every round and one JSON line: whether each key network's first
+convolution is channels-last, the medians, channels-last over channels-first for each, and the
+largest difference of a random frame's key logits relative to the largest logit.
 """
 from __future__ import annotations
 

@@ -65,9 +65,9 @@ class DFFSegmenter(Segmenter):
 
     def key_channels_last(self) -> bool:
         """The backbone channels-last if it has depthwise convolutions (Segmenter.key_channels_last).
-        oneDNN runs those far faster on NHWC: MobileNetV3 and EfficientNet-Lite0 key networks took
-        1.2-1.45x less time on 1 and 2 CPU threads; dense ResNets gained up to 8% (ResNet-18) or
-        lost up to 10% (FCN-ResNet-50), so they stay as they are (docs/results.md (j))."""
+        oneDNN runs those far faster on NHWC: MobileNetV3 and EfficientNet-Lite0 key networks ran
+        1.05-1.7x as fast on 1 and 2 CPU threads; dense ResNets from 0.9x (FCN-ResNet-50) to 1.1x
+        (ResNet-18), within the machine's noise, so they stay as they are (docs/results.md (j))."""
         if not any(isinstance(m, nn.Conv2d) and 1 < m.groups == m.in_channels for m in self.backbone.modules()):
             return False
         self.backbone.to(memory_format=torch.channels_last)
