@@ -6,8 +6,8 @@
 SOURCE: a dff checkpoint, or torchvision:NAME built with random weights (the cost does not
 depend on them, and nothing is downloaded); overrides are dff.load's (key=value). Two
 VideoSegmenters with the same weights, one as `Segmenter.key_channels_last` leaves it, one with
-the key network put back channels-first (--force: the first one channels-last even where the
-rule leaves it), each timed: the key network alone (runs per second on the first frame), model
+the key network put back channels-first (--force: the other channels-last even where the rule
+leaves it), each timed: the key network alone (runs per second on the first frame), model
 only (the frames resized beforehand, streamed through the model; both with all torch threads)
 and end to end (`dff infer`'s segment_video: overlay, H.264); all six in turns, --rounds times
 (each first in turn). Prints every round and one JSON line: whether each key network's first
@@ -66,8 +66,8 @@ def main() -> None:
         last.model.backbone.to(memory_format=torch.channels_last)
     frames = list(VideoReader(args.video))
     with torch.no_grad():
-        x = torch.rand(1, 3, 64, 96)
-        a, b = (s.model.logits(s.model.key(x)) for s in (first, last))
+        probe = torch.rand(1, 3, 64, 96)
+        a, b = (s.model.logits(s.model.key(probe)) for s in (first, last))
     x = first._input(frames[0])  # the network's input
 
     @torch.no_grad()
