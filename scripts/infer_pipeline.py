@@ -29,6 +29,7 @@ import resource
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,20 @@ def model_only_fps(seg, frames: list[np.ndarray]) -> float:
         for x in small:
             seg.runner.step(x)
     return len(small) / (time.perf_counter() - t0)
+
+
+def in_turns(runs: dict[str, Callable[[], float]], rounds: int,
+             after_round: Callable[[int, dict], None] | None = None) -> dict[str, list[float]]:
+    """Each run's figure, `rounds` times: every run once a round, each first in turn, so that a
+    drift of the machine's speed falls on all; after_round(r, figures so far) after each."""
+    out: dict[str, list[float]] = {name: [] for name in runs}
+    names = list(runs)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            out[name].append(runs[name]())
+        if after_round is not None:
+            after_round(r, out)
+    return out
 
 
 def while_sampling(run, sample, every: float):
@@ -149,21 +164,18 @@ def main() -> None:
         finally:
             infer_module.split_cores = split
 
-    rounds, faults, kernel = {"model_only": [], "h264": [], **({"h264_unpinned": []} if args.unpinned else {})}, [], []
-    for r in range(args.rounds):
-        names = list(rounds)
-        for name in names[r % len(names):] + names[:r % len(names)]:  # each first in turn
-            if name == "model_only":
-                rounds[name].append(model_only_fps(seg, frames))
-                continue
-            if name == "h264_unpinned":
-                rounds[name].append(unpinned())
-                continue
-            before = resource.getrusage(resource.RUSAGE_SELF)
-            rounds[name].append(infer("h264", "h264", None))
-            after = resource.getrusage(resource.RUSAGE_SELF)  # the whole call: its read-back check too
-            faults.append((after.ru_minflt - before.ru_minflt) / len(frames))
-            kernel.append(1000 * (after.ru_stime - before.ru_stime) / len(frames))
+    faults, kernel = [], []
+
+    def h264() -> float:
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        fps = infer("h264", "h264", None)
+        after = resource.getrusage(resource.RUSAGE_SELF)  # the whole call: its read-back check too
+        faults.append((after.ru_minflt - before.ru_minflt) / len(frames))
+        kernel.append(1000 * (after.ru_stime - before.ru_stime) / len(frames))
+        return fps
+
+    rounds = in_turns({"model_only": lambda: model_only_fps(seg, frames), "h264": h264,
+                       **({"h264_unpinned": unpinned} if args.unpinned else {})}, args.rounds)
     mo, e2e = (statistics.median(rounds[n]) for n in ("model_only", "h264"))
     res.update({"rounds_model_only_fps": [round(v, 2) for v in rounds["model_only"]],
                 "rounds_h264_fps": [round(v, 2) for v in rounds["h264"]],

@@ -30,7 +30,7 @@ import dff  # noqa: E402
 from dff.data.video import VideoReader  # noqa: E402
 from dff.engine.infer import segment_video  # noqa: E402
 from dff.engine.pipeline import tune_malloc  # noqa: E402
-from infer_pipeline import model_only_fps  # noqa: E402
+from infer_pipeline import in_turns, model_only_fps  # noqa: E402
 
 
 def load(source: str, overrides: dict) -> dff.VideoSegmenter:
@@ -82,12 +82,8 @@ def main() -> None:
             "model_only_first": lambda: model_only_fps(first, frames), "model_only_last": lambda: model_only_fps(last, frames)}
     for name, seg in (("infer_first", first), ("infer_last", last)):
         runs[name] = lambda seg=seg: segment_video(seg, args.video, args.out, overwrite=True, progress=False)["fps_processed"]
-    rounds: dict[str, list[float]] = {k: [] for k in runs}
-    names = list(runs)
-    for r in range(args.rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            rounds[name].append(round(runs[name](), 2))
-        print(r, {k: v[-1] for k, v in rounds.items()}, flush=True)
+    rounds = in_turns({name: lambda run=run: round(run(), 2) for name, run in runs.items()}, args.rounds,
+                      lambda r, so_far: print(r, {k: v[-1] for k, v in so_far.items()}, flush=True))
     med = {k: statistics.median(v) for k, v in rounds.items()}
     print(json.dumps({"source": args.source, "overrides": overrides, "frames": len(frames),
                       "stem_channels_last": [stem_channels_last(first), stem_channels_last(last)], "rounds": rounds,
