@@ -54,8 +54,7 @@ def cmd_eval(args) -> None:
     if cfg["train"]["objective"] == "flow":
         return _eval_flow(args, cfg, dev, ckpt)
     model, ckpt = load_trained(cfg, args.checkpoint, dev, ckpt)
-    if dev.type == "cpu":  # as dff infer runs it (VideoSegmenter)
-        model.key_channels_last()
+    model.key_channels_last()  # as dff infer runs it (VideoSegmenter)
     k, n = args.key_interval or cfg["model"]["key_interval"], int(ckpt["num_classes"])
     check_classes(cfg, n)
     store = load_split(cfg, "val")

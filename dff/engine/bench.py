@@ -64,8 +64,7 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
     n = num_classes if num_classes is not None else num_classes_of(cfg)
     # random weights: the cost does not depend on them, and no download is needed
     model = model_from_config(merge(cfg, {"model": {"pretrained": None}}), n).to(dev).eval()
-    if dev.type == "cpu":  # as dff infer runs it (VideoSegmenter)
-        model.key_channels_last()
+    model.key_channels_last()  # as dff infer runs it (VideoSegmenter)
     frame = torch.rand(1, 3, *size, device=dev)
     key = torch.rand(1, 3, *size, device=dev)
     x = model.key_input(key)  # with key_flip, the mirror image too

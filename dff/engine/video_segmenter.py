@@ -66,8 +66,7 @@ class VideoSegmenter:
                  size: tuple[int, int] | None = None):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        if self.device.type == "cpu":
-            self.model.key_channels_last()
+        self.model.key_channels_last()
         self.key_interval, self.short_side, self.size = key_interval, short_side, size
         self.class_names, self.palette = class_names, palette
         self.runner = StreamSegmenter(self.model, policy or build_policy("fixed", key_interval))

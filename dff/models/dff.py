@@ -64,11 +64,13 @@ class DFFSegmenter(Segmenter):
         return State(frame, features)
 
     def key_channels_last(self) -> bool:
-        """The backbone channels-last if it has depthwise convolutions (Segmenter.key_channels_last).
-        oneDNN runs those far faster on NHWC: MobileNetV3 and EfficientNet-Lite0 key networks ran
-        1.05-1.7x as fast on 1 and 2 CPU threads; dense ResNets from 0.9x (FCN-ResNet-50) to 1.1x
-        (ResNet-18), within the machine's noise, so they stay as they are (docs/results.md (j))."""
-        if not any(isinstance(m, nn.Conv2d) and 1 < m.groups == m.in_channels for m in self.backbone.modules()):
+        """The backbone channels-last if it is on the CPU and has depthwise convolutions
+        (Segmenter.key_channels_last). oneDNN runs those far faster on NHWC: MobileNetV3 and
+        EfficientNet-Lite0 key networks ran 1.05-1.7x as fast on 1 and 2 CPU threads; dense ResNets
+        from 0.9x (FCN-ResNet-50) to 1.1x (ResNet-18), within the machine's noise, so they stay as
+        they are (docs/results.md (j)). Elsewhere (CUDA) not measured: left as it is."""
+        if next(self.backbone.parameters()).device.type != "cpu" or not any(
+                isinstance(m, nn.Conv2d) and 1 < m.groups == m.in_channels for m in self.backbone.modules()):
             return False
         self.backbone.to(memory_format=torch.channels_last)
         return True

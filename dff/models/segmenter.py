@@ -90,6 +90,7 @@ class Segmenter(nn.Module):
         raise NotImplementedError
 
     def key_channels_last(self) -> bool:
-        """Store the key network's weights channels-last where that runs it faster on the CPU
-        (inference; the values are unchanged); whether it did. Default: never."""
+        """Store the key network's weights channels-last where that runs it faster: on the CPU,
+        for inference, after the model is moved there (the values are unchanged); whether it did.
+        Default: never."""
         return False

@@ -125,3 +125,6 @@ def test_key_channels_last_stores_depthwise_backbones_nhwc_with_the_same_outputs
                 la, lb = a.logits(pa), b.logits(pb)
                 assert (la - lb).abs().max() <= 1e-5 * la.abs().max(), name
                 assert torch.equal(la.argmax(1), lb.argmax(1)), name
+    elsewhere = build_model(3, "mobilenet_v3_large", 16, feat_channels=16, flow_width=0.25).to("meta")
+    assert not elsewhere.key_channels_last()  # off the CPU (not measured there): left as it is
+    assert next(elsewhere.backbone.parameters()).is_contiguous()
