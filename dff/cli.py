@@ -1,4 +1,4 @@
-"""`dff` command line: train, eval, infer, export, bench, demo, make-synthetic, check-data, config."""
+"""`dff` command line: train, eval, infer, export, bench, tradeoff, demo, make-synthetic, check-data, config."""
 from __future__ import annotations
 
 import argparse
@@ -46,7 +46,8 @@ def cmd_train(args) -> None:
 def cmd_eval(args) -> None:
     from .engine.builders import (attach_ground_truth_flow, check_classes, load_split, load_trained,
                                   select_device)
-    from .engine.evaluate import check_distances, evaluate, evaluate_stream, format_table
+    from .engine.consistency import FlowWarps
+    from .engine.evaluate import check_distances, evaluate, evaluate_consistency, evaluate_stream, format_table
     from .engine.policies import build_policy
     cfg, ckpt = _run_config(args)
     _check_json(args)
@@ -67,6 +68,8 @@ def cmd_eval(args) -> None:
     res = evaluate(model, store, k, n, cfg["data"]["ignore_index"], device=dev, progress=True,
                    motion_bins=args.motion_bins, against_teacher=teacher)
     res["checkpoint"] = None if args.checkpoint is None else str(args.checkpoint)
+    if args.consistency:
+        res.update(evaluate_consistency(model, store, k, n, cfg["data"]["ignore_index"], dev, warps=FlowWarps()))
     print(format_table(res))
     for name in args.policy or ():
         res[f"stream_{name}"] = s = evaluate_stream(model, store, build_policy(name, k), n, cfg["data"]["ignore_index"], dev)
@@ -148,6 +151,21 @@ def _key_intervals(text: str) -> list[int]:
     return [_int_at_least(1)(v) for v in text.split(",")]
 
 
+def _short_sides(text: str) -> list[int]:
+    """--sizes: comma-separated short sides >= 16."""
+    return [_int_at_least(16)(v) for v in text.split(",")]
+
+
+def _flows(text: str) -> list[str]:
+    """--flows: comma-separated names of tradeoff.FLOW_CHOICES."""
+    from .engine.tradeoff import FLOW_CHOICES
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in names if v not in FLOW_CHOICES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: give flows among {', '.join(FLOW_CHOICES)}, comma-separated")
+    return list(dict.fromkeys(names))
+
+
 def _motion_edges(text: str) -> list[float] | None:
     """--motion-bins: comma-separated pixel edges, or none."""
     if text.strip().lower() == "none":
@@ -224,6 +242,33 @@ def cmd_bench(args) -> None:
     res = bench(cfg, args.size, args.key_intervals, reps=args.reps, device=args.device)
     print(format_bench(res))
     _write_json(args, res)
+
+
+def cmd_tradeoff(args) -> None:
+    from .engine.builders import select_device
+    from .engine.pipeline import tune_malloc
+    from .engine.tradeoff import Tradeoff, TradeoffOptions
+    from .engine.tradeoff_report import check_out, conclude, machine, to_markdown, write_report
+    tune_malloc()  # the allocator `dff infer` runs the model with
+    cfg, ckpt = _run_config(args)
+    check_out(args.out, args.overwrite, {"config": args.config, "checkpoint": args.checkpoint,
+                                         "data": cfg["data"]["root"]})
+    opts = TradeoffOptions(args.sizes, args.key_intervals, args.flows, args.against, args.max_frames, args.reps,
+                           select_device(args.device))
+    run = Tradeoff(cfg, args.checkpoint, ckpt, opts)
+    for note in run.result["notes"]:
+        print(note)
+    run.result.update(source=args.checkpoint or args.config, machine=machine(opts.device),
+                      key_positions=f"{args.max_frames} key positions per size" if args.max_frames else "all key positions",
+                      interrupted=True)
+    try:
+        run.run()
+        run.result["interrupted"] = False
+    finally:  # Ctrl-C and SIGTERM keep the settings measured so far
+        if run.result["rows"]:
+            conclude(run.result)
+            print(to_markdown(run.result), end="")
+            print("\n".join(write_report(run.result, args.out)))
 
 
 def cmd_demo(args) -> None:
@@ -306,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--against", choices=["labels", "teacher"], default="labels",
                    help="teacher: also score every frame, labelled or not, against the key network's own "
                         "output on it (agreement; mIoU too where labels exist)")
+    p.add_argument("--no-consistency", dest="consistency", action="store_false",
+                   help="skip the temporal consistency of the val clips run as videos with a key every K frames "
+                        "(VC_8 and VC_16 against the labels, TC along DIS flow)")
     p.set_defaults(fn=cmd_eval)
 
     p = sub.add_parser("infer", help="segment a video, frame folder, webcam or stream URL into a video or label PNGs")
@@ -363,6 +411,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the results as JSON here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.set_defaults(fn=cmd_bench)
+
+    p = sub.add_parser("tradeoff", help="every size x key interval x flow on the accuracy-throughput plane against "
+                                        "per-frame at every size")
+    _common(p, checkpoint=True)
+    p.add_argument("--sizes", type=_short_sides, default=[240, 320, 400], metavar="S,S,...",
+                   help="short sides of the frames (default 240,320,400); accuracy is scored at the largest's labels")
+    p.add_argument("--key-intervals", type=_key_intervals, default=[1, 2, 3, 5, 10],
+                   help="k values (default 1,2,3,5,10); per-frame (k=1) at every size is always in")
+    p.add_argument("--flows", type=_flows, default=["learned", "dis"],
+                   help="learned (the model's own flow network), dis, zero; comma-separated (default learned,dis)")
+    p.add_argument("--against", choices=["labels", "teacher"], default="labels",
+                   help="teacher: agreement with the key network at the largest size on every frame (unlabelled "
+                        "footage; data.dataset video)")
+    p.add_argument("--max-frames", type=_int_at_least(0), default=0,
+                   help="key positions scored per size and flow, evenly spaced (default 0: all)")
+    p.add_argument("--reps", type=_int_at_least(1), default=3, help="timed rounds after a warm-up (default 3)")
+    p.add_argument("--out", default="runs/tradeoff", help="folder for tradeoff.json/.csv/.md/.png (default runs/tradeoff)")
+    p.add_argument("--overwrite", action="store_true", help="replace the four files of an earlier tradeoff in --out")
+    p.set_defaults(fn=cmd_tradeoff)
 
     p = sub.add_parser("demo", help="synthetic data -> train -> eval -> segmentation video")
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")

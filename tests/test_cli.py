@@ -22,6 +22,19 @@ def test_eval_command_prints_table_and_writes_json(tiny_run, tiny_cfg, tmp_path,
     assert "DFF d=1" in capsys.readouterr().out
 
 
+def test_eval_reports_the_temporal_consistency_of_the_val_clips_as_videos(tiny_run, tmp_path, capsys):
+    base = ["eval", "--checkpoint", str(tiny_run / "best.pt"), "--key-interval", "3", "--device", "cpu",
+            "--motion-bins", "none"]
+    assert main(base + ["--json", str(tmp_path / "e.json")]) == 0
+    res = json.loads((tmp_path / "e.json").read_text())
+    assert res["consistency_key_interval"] == 3 and res["vc_8_windows"] == 1 and res["vc_16"] is None
+    assert 0 <= res["vc_8"] <= 1 and 0 <= res["tc"] <= 1 and res["tc_pairs"] == 7  # one 8-frame val clip
+    printed = capsys.readouterr().out
+    assert "VC_8 k=3" in printed and "TC k=3" in printed and "VC_16" not in printed
+    assert main(base + ["--no-consistency", "--json", str(tmp_path / "n.json")]) == 0
+    assert not {"vc_8", "tc"} & set(json.loads((tmp_path / "n.json").read_text()))
+
+
 def test_eval_runs_a_depthwise_key_network_channels_last_with_the_channels_first_figures(synthetic_root, tmp_path,
                                                                                           monkeypatch):
     from dff.config import load_config

@@ -19,7 +19,7 @@ MARKER = ".dff-output"
 _TEMP_NAMES = (r"\.{name}\.[a-z0-9_]{{8}}\.tmp",         # checkpoints (checkpoint._write_atomic)
                r"\.{name}\.tmp-[a-z0-9_]{{8}}\.\w+",     # videos (VideoWriter)
                r"\.{name}\.tmp-[0-9a-f]{{8}}",            # label folders (LabelPngWriter)
-               r"\.{name}\.tmp-\d+")                      # --json files (evaluate.write_json)
+               r"\.{name}\.tmp-\d+")                      # --json and report files (write_atomic)
 
 
 @contextmanager
@@ -33,6 +33,20 @@ def naming(path: str | os.PathLike):
         if e.errno is not None and (e.filename is None or temp):  # the user's path, not dff's temp file
             raise OSError(e.errno, e.strerror or str(e), str(path)) from e
         raise
+
+
+def write_atomic(path: str | os.PathLike, write) -> None:
+    """write(tmp) puts the file's content at a hidden temp path beside `path`, which then replaces
+    `path` in one rename: an interrupted write never leaves half a file. Creates the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with naming(path):
+            write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def mark(folder: str | os.PathLike) -> None:

@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from ..data.outputs import naming
+from ..data.outputs import write_atomic
 from ..data.store import FrameStore, to_float
+from ..models.segmenter import upsample
+from .consistency import ConsistencyMeter, FlowWarps
 from .metrics import ConfusionMatrix, class_map
 from .motion import MotionBins
+from .stream import StreamSegmenter
 from .video_segmenter import VideoSegmenter
 
 
@@ -21,6 +23,12 @@ def _subsample(items: list, n: int) -> list:
         return items
     step = len(items) / n
     return [items[int(i * step)] for i in range(n)]
+
+
+def at_size(logits: torch.Tensor, size) -> torch.Tensor:
+    """Class scores (N, C, h, w) bilinearly at `size` (H, W): the labels' size, where a split's frames
+    were stored smaller or larger than its labels (dff tradeoff scores every size on one set)."""
+    return logits if tuple(logits.shape[-2:]) == tuple(size) else upsample(logits, size)
 
 
 def propagate_batch(model, state, frames: torch.Tensor) -> torch.Tensor:
@@ -88,14 +96,17 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
         pred, label = class_map(logits, 0), store.labels[c].get(t)
         truth = teacher(c, t) if against_teacher else None
         if label is not None:
-            per_dist[d].update(pred, label)
+            at_label = class_map(at_size(logits[None], label.shape)[0], 0)
+            per_dist[d].update(at_label, label)
             counts[d] += 1
+            if magnitude is not None:
+                motion.add(magnitude, at_label, label, None)
         if truth is not None:  # d = 0 is the teacher itself: counted, its agreement is 1 by definition
             if d:
                 agree[d].update(pred, truth)
             agree_counts[d] += 1
-        if magnitude is not None:
-            motion.add(magnitude, pred, label, truth)
+            if magnitude is not None:
+                motion.add(magnitude, pred, None, truth)
 
     keys = _subsample([(c, s) for c, clip in enumerate(store.clips) for s in range(clip.start, clip.end)],
                       max_frames)
@@ -174,6 +185,31 @@ def evaluate_stream(model, store: FrameStore, policy, num_classes: int, ignore_i
             "clip_confusions": per_clip}
 
 
+@torch.no_grad()
+def evaluate_consistency(model, store: FrameStore, key_interval: int, num_classes: int, ignore_index: int = 255,
+                         device="cpu", warps: FlowWarps | None = None, reference: FrameStore | None = None,
+                         windows=(8, 16)) -> dict:
+    """VC_n and TC (consistency.py) of every clip of the split run as a video with a key frame every
+    key_interval frames, as `dff infer` streams it (StreamSegmenter); predictions at the labels' size.
+
+    warps: TC's flow between consecutive frames (None: no TC), shared by calls on the same clips.
+    reference: a store of the same clips whose labels VC scores and whose frames TC's flow runs on,
+    when the model's frames (store) are of another size; default store.
+    """
+    model.eval()
+    ref = reference or store
+    meter, runner = ConsistencyMeter(num_classes, ignore_index, windows, warps), StreamSegmenter(model, key_interval)
+    for c, clip in enumerate(store.clips):
+        runner.reset()
+        meter.start_clip(c)
+        for t in range(clip.start, clip.end):
+            logits, _ = runner.step(to_float(store.frames[c][t])[None].to(device))
+            seen = to_float(ref.frames[c][t])
+            meter.add(t, class_map(at_size(logits, seen.shape[-2:])[0], 0), ref.labels[c].get(t),
+                      seen if warps is not None else None)
+    return {"consistency_key_interval": key_interval, **meter.result()}
+
+
 def _row(name: str, n: int | None, value: float | None, ratio: float | None = None) -> str:
     """A table row: a None value prints as '-', a None count or ratio as blank."""
     v = f"{'-':>9}" if value is None else f"{value:>9.4f}"
@@ -200,6 +236,11 @@ def format_table(res: dict) -> str:
         for d, (a, n) in enumerate(zip(res["agreement_by_distance"], res["agreement_frames_by_distance"])):
             lines.append(_row(f"agree d={d}", n, a))
         lines.append(_row(f"agree mean k={k}", None, res["mean_agreement"]))
+    for n in (8, 16):
+        if res.get(f"vc_{n}") is not None:
+            lines.append(_row(f"VC_{n} k={res['consistency_key_interval']}", res[f"vc_{n}_windows"], res[f"vc_{n}"]))
+    if res.get("tc") is not None:
+        lines.append(_row(f"TC k={res['consistency_key_interval']}", res["tc_pairs"], res["tc"]))
     for b in res.get("miou_by_motion", ()):
         span = f"{b['low']:g}+" if b["high"] is None else f"{b['low']:g}-{b['high']:g}"
         if pf is not None:
@@ -210,14 +251,5 @@ def format_table(res: dict) -> str:
 
 
 def write_json(obj: dict, path: str | Path) -> None:
-    """Write a result dict as indented JSON, creating the folder; atomically (temp file, then
-    rename), so an interrupted write never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with naming(path):
-            tmp.write_text(json.dumps(obj, indent=2) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write a result dict as indented JSON, creating the folder; atomically (write_atomic)."""
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2) + "\n"))
