@@ -152,3 +152,15 @@ def test_a_model_without_a_learned_flow_skips_learned_with_a_note(tiny_run, one_
     cfg = merge(ckpt["config"], {"model": {"flow": "dis"}})
     run = Tradeoff(cfg, tiny_run / "best.pt", ckpt, opts(flows=["learned", "zero"], sizes=[48], key_intervals=[2]))
     assert list(run.models) == ["zero"] and "has no learned flow network" in run.result["notes"][0]
+
+
+def test_unlabelled_footage_is_scored_against_the_key_network_at_the_largest_size(tiny_run, tmp_path, one_thread):
+    from layout_fixtures import frame_image
+    for n in range(20):
+        frame_image(tmp_path / "walk" / f"img_{n:03d}.png", n, size=(48, 64))
+    ckpt = torch.load(tiny_run / "best.pt", weights_only=True)
+    cfg = merge(ckpt["config"], {"data": {"dataset": "video", "root": str(tmp_path), "split_mode": "temporal"}})
+    res = Tradeoff(cfg, tiny_run / "best.pt", ckpt, opts(flows=["dis"], key_intervals=[2])).run()
+    assert res["metric"] == "agreement" and "has no labels" in res["notes"][0]
+    by = {r["name"]: r for r in res["rows"]}
+    assert by["48 per-frame"]["accuracy"] == 1.0 and by["48 k=2 dis"]["tc_pairs"] == 7  # 8 val frames
