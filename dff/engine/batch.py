@@ -8,11 +8,10 @@ DIR/manifest.jsonl (one line per video: frames, seconds, frames/s, key frames, e
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
-from ..data.outputs import naming
+from ..data.outputs import naming, write_atomic
 from .infer import build_segmenter, segment_video
 from .train.distributed import barrier, setup_distributed, teardown
 
@@ -97,10 +96,8 @@ def _merge(output_dir: Path, world: int, count: int) -> dict:
                      key=lambda r: r["index"])
     if len(records) != count:
         raise RuntimeError(f"{output_dir}: {len(records)} of {count} videos recorded by the {world} processes")
-    path, tmp = output_dir / MANIFEST, output_dir / f".{MANIFEST}.tmp-{os.getpid()}"
-    with naming(path):
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    os.replace(tmp, path)
+    path = output_dir / MANIFEST
+    write_atomic(path, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in records)))
     for p in parts:
         p.unlink(missing_ok=True)
     status = Counter(r["status"] for r in records)
