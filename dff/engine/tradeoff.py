@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ..config import UNLEARNED_FLOWS, merge
 from ..data.store import FrameStore, to_float
-from .bench import stream_steps
+from .bench import stream_steps, time_in_turns
 from .builders import load_split, load_trained, num_classes_of
 from .consistency import FlowWarps
 from .evaluate import check_distances, evaluate, evaluate_consistency
@@ -165,15 +165,15 @@ class Tradeoff:
         return self.base if setting.flow is None else self.models[setting.flow]
 
     def time(self) -> dict:
-        """{setting: latencies}: every setting streamed once per round, in turns; round 0 warms up."""
+        """{setting: latencies}: every setting streamed once per round, in turns (bench.time_in_turns,
+        whose warm-up round is dropped)."""
         clips = {s: timed_clip(self.stores[s.short_side], s.key_interval).to(self.opts.device) for s in self.settings}
         steps = {s: [] for s in self.settings}
-        for r in tqdm(range(self.opts.reps + 1), desc="timing in turns", leave=False):
-            for s in self.settings:
-                times = stream_steps(self.model_of(s), clips[s], self.opts.device, policy=s.key_interval)
-                if r:
-                    steps[s].append(times)
-        return {s: latencies(rounds, s.key_interval) for s, rounds in steps.items()}
+
+        def streamed(s: Setting):
+            return lambda: steps[s].append(stream_steps(self.model_of(s), clips[s], self.opts.device, s.key_interval))
+        time_in_turns({s: streamed(s) for s in self.settings}, self.opts.reps, self.opts.device)
+        return {s: latencies(rounds[1:], s.key_interval) for s, rounds in steps.items()}
 
     def measure(self, group: list[Setting]) -> dict:
         """{setting: accuracy and consistency} of settings of one size and flow: accuracy for every k
@@ -192,6 +192,7 @@ class Tradeoff:
     def run(self, on_row=None) -> dict:
         """Time every setting, then measure them size by size; on_row(result so far) after each
         group (what an interrupted run keeps)."""
+        tqdm.write(f"timing {len(self.settings)} settings in turns: {self.opts.reps} rounds after a warm-up")
         timing = self.time()
         with tqdm(total=len(self.settings), desc="tradeoff", unit="setting") as bar:
             for size in sorted(self.opts.sizes):
