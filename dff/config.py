@@ -25,9 +25,33 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|Tr
                               list("tTfF"))
 
 
+def _mapping_without_duplicates(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    """A mapping whose keys are all different: YAML itself lets the last of two equal keys win
+    silently, which hides a typo'd or pasted config line."""
+    lines: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in lines:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (lines {lines[key]} and {key_node.start_mark.line + 1})",
+                key_node.start_mark)
+        lines[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
 def yaml_load(text: str):
     """Parse YAML text with _Loader."""
     return yaml.load(text, Loader=_Loader)
+
+
+def yaml_problem(e: yaml.YAMLError) -> str:
+    """A YAML error in one line: where (line, column) and what, not PyYAML's caret block."""
+    mark = getattr(e, "problem_mark", None)
+    what = getattr(e, "problem", None) or str(e).splitlines()[0]
+    return what if mark is None else f"line {mark.line + 1}, column {mark.column + 1}: {what}"
 
 DEFAULTS: dict = schema.Config().model_dump()
 
@@ -92,7 +116,7 @@ def parse_override(text: str) -> dict:
     try:
         value = yaml_load(raw) if raw else None
     except yaml.YAMLError as e:
-        raise ConfigError(f"override {text!r}: value is not valid YAML ({e})") from e
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({yaml_problem(e)})") from None
     out: dict = {}
     node = out
     parts = key.strip().split(".")
@@ -133,9 +157,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), base:
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
         try:
-            data = yaml_load(path.read_text()) or {}
+            data = yaml_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({e})") from e
+            raise ConfigError(f"{path}: not valid YAML at {yaml_problem(e)}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: top level must be a mapping")
         data = drop_retired(data, f"{path}: ")
@@ -177,6 +203,8 @@ def saved_config(ckpt: dict, where: str = "") -> dict | None:
     checkpoint that carries none."""
     if "config" not in ckpt:
         return None
+    if not isinstance(ckpt["config"], dict):
+        raise ConfigError(f"{where}its config entry is {type(ckpt['config']).__name__}, not a mapping of sections")
     return validate(merge(DEFAULTS, drop_retired(ckpt["config"], where)), where)
 
 

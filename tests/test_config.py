@@ -57,6 +57,40 @@ def test_bad_files(tmp_path):
         load_config(p)
 
 
+def test_yaml_problems_are_one_line_with_the_file_line_and_column(tmp_path):
+    p = tmp_path / "broken.yaml"
+    p.write_text("model:\n  flow: [dis\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value) == f"{p}: not valid YAML at line 3, column 1: expected ',' or ']', but got '<stream end>'"
+    p.write_bytes(b"model:\n  flow: \xff\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml: not UTF-8 text \(byte 0xff at offset 15\)$"):
+        load_config(p)
+    with pytest.raises(ConfigError) as e:
+        load_config(None, ["model.flow=[dis"])
+    assert "\n" not in str(e.value) and "line 1, column 5" in str(e.value)
+
+
+def test_duplicate_keys_are_refused_naming_both_lines(tmp_path):
+    p = tmp_path / "dup.yaml"
+    p.write_text("model:\n  key_interval: 3\n  flow: dis\n  key_interval: 4\ntrain:\n  iters: 1\n")
+    with pytest.raises(ConfigError, match=r"dup.yaml: not valid YAML at line 4, column 3: duplicate key "
+                                          r"'key_interval' \(lines 2 and 4\)"):
+        load_config(p)
+    p.write_text("model:\n  key_interval: 3\nmodel:\n  flow: dis\n")
+    with pytest.raises(ConfigError, match=r"duplicate key 'model' \(lines 1 and 3\)"):
+        load_config(p)
+    assert parse_override("train.lr_mult={a: 1, b: 2}") == {"train": {"lr_mult": {"a": 1, "b": 2}}}
+    with pytest.raises(ConfigError, match="duplicate key 'a'"):
+        parse_override("train.lr_mult={a: 1, a: 2}")
+
+
+def test_a_checkpoint_config_that_is_not_a_mapping_is_one_error(tmp_path):
+    from dff.config import saved_config
+    with pytest.raises(ConfigError, match=r"^k.pt: its config entry is str, not a mapping of sections$"):
+        saved_config({"model": {}, "config": "hello"}, "k.pt: ")
+
+
 def test_save_round_trip(tmp_path):
     cfg = load_config(None, ["train.iters=7"])
     save_config(cfg, tmp_path / "config.yaml")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import os
-from collections import Counter
+import pickle
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -43,10 +44,17 @@ def load_checkpoint(path: str | Path) -> dict:
         raise FileNotFoundError(f"{path}: checkpoint not found")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's several lines of advice, for a file that is not tensors and plain types
+        raise ValueError(f"{path}: not a plain-tensor checkpoint; refused without unpickling "
+                         "(torch.load weights_only)") from None
     except Exception as e:
-        raise ValueError(f"{path}: not a loadable dff checkpoint ({type(e).__name__}: {e})") from e
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise ValueError(f"{path}: not a loadable dff checkpoint ({type(e).__name__}: {first})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ValueError(f"{path}: not a dff checkpoint (no 'model' entry)")
+    n = ckpt.get("num_classes")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"{path}: num_classes {n!r} is not a class count (an integer >= 1)")
     return ckpt
 
 

@@ -49,6 +49,31 @@ def test_truncated_missing_and_malicious_files_are_refused(tmp_path):
         load_checkpoint(tmp_path / "other.pt")
 
 
+def test_refusals_are_one_line_naming_the_file(tmp_path):
+    garbage, evil = tmp_path / "garbage.pt", tmp_path / "evil.pt"
+    garbage.write_bytes(bytes(range(256)) * 8)
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+    torch.save({"model": {}, "x": Evil()}, evil)
+    for path in (garbage, evil):
+        with pytest.raises(ValueError) as e:
+            load_checkpoint(path)
+        assert str(e.value) == (f"{path}: not a plain-tensor checkpoint; refused without unpickling "
+                                "(torch.load weights_only)")
+    cut = tmp_path / "cut.pt"
+    save_checkpoint({"model": {"w": torch.ones(100)}}, cut)
+    cut.write_bytes(cut.read_bytes()[:200])
+    with pytest.raises(ValueError) as e:
+        load_checkpoint(cut)
+    assert "\n" not in str(e.value) and str(e.value).startswith(f"{cut}: not a loadable dff checkpoint (")
+    for bad in ("three", 0, True, 2.0):
+        torch.save({"model": {}, "num_classes": bad}, tmp_path / "n.pt")
+        with pytest.raises(ValueError, match=r"n.pt: num_classes .* is not a class count"):
+            load_checkpoint(tmp_path / "n.pt")
+
+
 def test_rng_states_survive_a_weights_only_round_trip(tmp_path):
     import random
 
