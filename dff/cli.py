@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
@@ -171,9 +172,22 @@ def _motion_edges(text: str) -> list[float] | None:
     if text.strip().lower() == "none":
         return None
     try:
-        return [float(v) for v in text.split(",")]
+        edges = [float(v) for v in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated pixel edges (e.g. 2,8) or none") from None
+        edges = []
+    if not edges or not all(math.isfinite(e) for e in edges):
+        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated finite pixel edges (e.g. 2,8) or none")
+    return edges
+
+
+def _opset(text: str) -> int:
+    """--opset: what torch.onnx exports and GridSample supports (16 ..)."""
+    from torch.onnx._constants import ONNX_MAX_OPSET
+    value = _int_at_least(16)(text)
+    if value > ONNX_MAX_OPSET:
+        raise argparse.ArgumentTypeError(f"{value}: this torch.onnx exports opsets 16..{ONNX_MAX_OPSET} "
+                                         "(GridSample needs 16)")
+    return value
 
 
 def cmd_infer(args) -> None:
@@ -398,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--size", type=_size, default=None,
                    help="frame HxW the graphs take (default: the model's short side at 16:9, e.g. 240x427)")
-    p.add_argument("--opset", type=_int_at_least(16), default=17,
+    p.add_argument("--opset", type=_opset, default=17,
                    help="ONNX opset (default 17; grid_sample needs >= 16; TensorRT mis-handles GridSample at 20)")
     p.add_argument("--overwrite", action="store_true", help="replace an export folder dff wrote")
     p.set_defaults(fn=cmd_export)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # Names a YAML selects (tests/test_config.py checks each against the module that implements it).
 DATASETS = ("davis", "synthetic", "cityscapes", "camvid", "folder", "video")
@@ -190,6 +190,16 @@ class Train(_Section):
         "SyncBatchNorm across processes (CUDA only: torch has no CPU kernel, so it is refused on CPU)"))
     keep_last: Count = Field(3, description="`ckpt_<iter>.pt` files kept besides `last.pt` and `best.pt` (0: none)")
 
+    @field_validator("compile")
+    @classmethod
+    def _backend(cls, value):
+        if isinstance(value, str):  # torch._dynamo only for a named backend (its import takes a second)
+            from torch._dynamo import list_backends
+            names = [n for n in list_backends(exclude_tags=()) if "TESTING" not in n]
+            if value not in names:
+                raise ValueError(f"not a torch.compile backend; valid: true, false, {', '.join(names)}")
+        return value
+
 
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -216,7 +226,8 @@ def validate(cfg: dict) -> dict:
             if len(loc) >= 2 and loc[0] in SECTIONS and loc[1] in SECTIONS[loc[0]].model_fields:
                 value = cfg.get(loc[0], {}).get(loc[1])
                 shown = "null" if value is None else repr(value)
-                bad[key] = f"{key}={shown}: must be {allowed(SECTIONS[loc[0]], loc[1])}"
+                bad[key] = (f"{key}={shown}: {err['msg'].removeprefix('Value error, ')}" if err["type"] == "value_error"
+                            else f"{key}={shown}: must be {allowed(SECTIONS[loc[0]], loc[1])}")
             else:  # a check across keys (scale_range's order)
                 bad[key] = err["msg"].removeprefix("Value error, ")
         raise ValueError("; ".join(bad.values())) from None

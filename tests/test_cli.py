@@ -253,3 +253,15 @@ def test_a_device_that_is_not_here_is_one_line(tiny_run, capsys):
     if not torch.cuda.is_available():
         assert main(["bench", cfg, "--device", "cuda", "--size", "32x32"]) == 1
         assert "--device cuda: no such CUDA device here" in capsys.readouterr().err
+
+
+def test_opsets_torch_onnx_cannot_export_and_non_finite_motion_bins_are_refused(capsys):
+    from torch.onnx._constants import ONNX_MAX_OPSET
+    for opset in ("15", str(ONNX_MAX_OPSET + 1), "99"):
+        with pytest.raises(SystemExit):
+            main(["export", "--checkpoint", "k.pt", "--out", "o", "--opset", opset])
+    assert f"opsets 16..{ONNX_MAX_OPSET}" in capsys.readouterr().err
+    for edges in ("nan", "2,inf", "8,nan", "2,,8"):
+        with pytest.raises(SystemExit):
+            main(["eval", "--checkpoint", "k.pt", "--motion-bins", edges])
+        assert "finite pixel edges" in capsys.readouterr().err

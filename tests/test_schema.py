@@ -114,3 +114,10 @@ def test_fuzzed_configs_validate_or_raise_one_config_error(changes):
         assert "\n" not in str(e) and any(f"{s}.{n}" in str(e) for (s, n), _ in changes)
         return
     assert validate(out) == out  # what passes is a fixed point, of plain types
+
+
+def test_a_compile_backend_torch_does_not_have_is_a_config_error_listing_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"train.compile='bogus': not a torch.compile backend; valid: true, false, "
+                                          r".*aot_eager.*inductor"):
+        load_config(None, ["train.compile=bogus"])
+    assert load_config(None, ["train.compile=inductor"])["train"]["compile"] == "inductor"
