@@ -45,7 +45,7 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # torch's several lines of advice, for a file that is not tensors and plain types
-        raise ValueError(f"{path}: not a plain-tensor checkpoint; refused without unpickling "
+        raise ValueError(f"{path}: not a loadable dff checkpoint: not plain tensors, refused without unpickling "
                          "(torch.load weights_only)") from None
     except Exception as e:
         first = (str(e).strip().splitlines() or [""])[0]

@@ -56,7 +56,7 @@ def per_frame_at(curve: list[tuple[float, float]], fps: float) -> tuple[float, s
     """The per-frame curve's accuracy at fps (linear in log frames/s between its two neighbours),
     and where: "" inside it, else it is clamped to the nearest end and the reason says which."""
     if fps >= curve[-1][0]:
-        return curve[-1][1], "faster than every per-frame size: against the fastest"
+        return curve[-1][1], "faster than per-frame at every size: against the fastest"
     if fps <= curve[0][0]:
         return curve[0][1], "slower than every per-frame size: against the slowest"
     for (f0, a0), (f1, a1) in zip(curve, curve[1:]):
@@ -80,7 +80,7 @@ def conclude(result: dict) -> list[str]:
         ref, where = per_frame_at(curve, r["fps"])
         r["per_frame_at_fps"], r["gain_points"] = ref, 100 * (r["accuracy"] - ref)
         if r["on_front"]:
-            lines.append(f"{r['name']}: {r['gain_points']:+.2f} points over per-frame at {r['fps']:.1f} frames/s "
+            lines.append(f"{r['name']}: {r['gain_points']:+.2f} points vs per-frame at {r['fps']:.1f} frames/s "
                          f"({r['accuracy']:.4f} against {ref:.4f}{'; ' + where if where else ''})")
     paying = [r for r in rows if r["on_front"] and (r["gain_points"] or 0) > 0]
     if paying:

@@ -60,8 +60,8 @@ def test_refusals_are_one_line_naming_the_file(tmp_path):
     for path in (garbage, evil):
         with pytest.raises(ValueError) as e:
             load_checkpoint(path)
-        assert str(e.value) == (f"{path}: not a plain-tensor checkpoint; refused without unpickling "
-                                "(torch.load weights_only)")
+        assert str(e.value) == (f"{path}: not a loadable dff checkpoint: not plain tensors, refused without "
+                                "unpickling (torch.load weights_only)")
     cut = tmp_path / "cut.pt"
     save_checkpoint({"model": {"w": torch.ones(100)}}, cut)
     cut.write_bytes(cut.read_bytes()[:200])

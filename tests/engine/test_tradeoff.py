@@ -164,3 +164,20 @@ def test_unlabelled_footage_is_scored_against_the_key_network_at_the_largest_siz
     assert res["metric"] == "agreement" and "has no labels" in res["notes"][0]
     by = {r["name"]: r for r in res["rows"]}
     assert by["48 per-frame"]["accuracy"] == 1.0 and by["48 k=2 dis"]["tc_pairs"] == 7  # 8 val frames
+
+
+def test_a_pretrained_key_network_on_unlabelled_footage_needs_no_checkpoint(torchvision_cache, tmp_path, capsys,
+                                                                            one_thread):
+    from layout_fixtures import frame_image
+    for n in range(20):
+        frame_image(tmp_path / "footage" / "walk" / f"img_{n:03d}.png", n, size=(48, 64))
+    out = tmp_path / "t"
+    assert main(["tradeoff", "configs/pretrained/lraspp_mobilenet_v3_large.yaml", "data.dataset=video",
+                 f"data.root={tmp_path / 'footage'}", "--sizes", "32,48", "--key-intervals", "2", "--reps", "1",
+                 "--out", str(out), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "--flows learned: the model has no learned flow network (model.flow dis); skipped" in printed
+    res = json.loads((out / "tradeoff.json").read_text())
+    assert res["metric"] == "agreement" and [r["name"] for r in res["rows"]] == [
+        "32 per-frame", "32 k=2 dis", "48 per-frame", "48 k=2 dis"]
+    assert res["rows"][2]["accuracy"] == 1.0
