@@ -33,7 +33,8 @@ def cmd_train(args) -> None:
     work_dir = args.work_dir or Path("runs") / Path(args.config).stem
     if args.resume and args.overwrite:
         raise ValueError("--resume continues a run and --overwrite replaces it: give one")
-    prepare_run_dir(work_dir, args.resume, args.overwrite)
+    prepare_run_dir(work_dir, args.resume, args.overwrite,
+                    {"config": args.config, "data": cfg["data"]["root"], "model.load_from": cfg["model"]["load_from"]})
     res = train(cfg, work_dir, device=args.device, resume=args.resume)
     if res["best_metric"] == float("-inf"):  # train.val_every=0, or a torchrun rank other than 0
         print(f"trained to iteration {res['iteration']}; checkpoints in {res['work_dir']}")
@@ -51,7 +52,7 @@ def cmd_eval(args) -> None:
     from .engine.evaluate import check_distances, evaluate, evaluate_consistency, evaluate_stream, format_table
     from .engine.policies import build_policy
     cfg, ckpt = _run_config(args)
-    _check_json(args)
+    _check_json(args, cfg["data"]["root"])
     dev = select_device(args.device)
     if cfg["train"]["objective"] == "flow":
         return _eval_flow(args, cfg, dev, ckpt)
@@ -79,12 +80,13 @@ def cmd_eval(args) -> None:
     _write_json(args, res)
 
 
-def _check_json(args) -> None:
+def _check_json(args, data_root: str | None = None) -> None:
     """--json PATH: refused before any work when it exists (without --overwrite), is a folder, or
-    is one of the command's inputs."""
+    is one of the command's inputs (its config, checkpoint, and the data it reads)."""
     from .data.outputs import check_file
     if args.json:
-        check_file(args.json, args.overwrite, {"config": args.config, "checkpoint": getattr(args, "checkpoint", None)})
+        check_file(args.json, args.overwrite, {"config": args.config, "checkpoint": getattr(args, "checkpoint", None),
+                                               "data": data_root})
 
 
 def _write_json(args, res: dict) -> None:

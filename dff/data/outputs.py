@@ -101,10 +101,11 @@ def remove_stale_temps(folder: str | os.PathLike, name: str | None = None) -> li
     return stale
 
 
-def prepare_run_dir(work_dir: str | os.PathLike, resume, overwrite: bool) -> None:
+def prepare_run_dir(work_dir: str | os.PathLike, resume, overwrite: bool, inputs: dict | None = None) -> None:
     """A run folder `dff train` may write into: new or empty; with --resume, any; with --overwrite,
-    an earlier dff run, removed entirely first (no file of it stays beside the new one's). Temp
-    files of a killed run in it are removed."""
+    an earlier dff run, removed entirely first (no file of it stays beside the new one's), unless
+    it holds one of the run's inputs (name -> path, str or list, or None). Temp files of a killed
+    run in it are removed."""
     work_dir = Path(work_dir)
     if work_dir.exists() and not work_dir.is_dir():
         raise FileExistsError(f"{work_dir}: exists and is not a folder")
@@ -119,6 +120,12 @@ def prepare_run_dir(work_dir: str | os.PathLike, resume, overwrite: bool) -> Non
                               "afresh with --overwrite (removes that run's files)")
     if not is_ours(work_dir):
         raise FileExistsError(f"{work_dir}: is not a dff run folder (no {MARKER} or config.yaml); not replacing it")
+    folder = work_dir.resolve()
+    for what, paths in (inputs or {}).items():
+        for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths or ():
+            if _inside(Path(path).resolve(), folder):
+                raise FileExistsError(f"{work_dir}: holds the {what} this run reads ({path}); --overwrite would "
+                                      "remove it: not replacing the folder")
     shutil.rmtree(work_dir)
 
 

@@ -415,14 +415,16 @@ def write_synthetic(
     existing = _read_meta(out_dir)
     if existing is not None and _same_params(existing, params):
         return out_dir
-    if not overwrite:
-        if existing is not None:
-            raise FileExistsError(
-                f"{out_dir} already holds synthetic data with different parameters: "
-                f"existing {_describe(existing)}, requested {_describe(params)}; pass --overwrite (overwrite=True) to replace it"
-            )
-        if out_dir.exists() and any(out_dir.iterdir()):
-            raise FileExistsError(f"{out_dir} exists, is not empty and holds no synthetic.json; pass --overwrite (overwrite=True)")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir}: exists and is not a folder")
+    if existing is None and out_dir.is_dir() and any(out_dir.iterdir()):  # --overwrite replaces only dff's own
+        raise FileExistsError(f"{out_dir}: is not empty and holds no synthetic.json: not a set dff wrote; not replacing it")
+    if existing is not None and out_dir.is_symlink():
+        raise FileExistsError(f"{out_dir}: is a link to another folder; give the folder itself to replace that set")
+    if existing is not None and not overwrite:
+        raise FileExistsError(
+            f"{out_dir} already holds synthetic data with different parameters: "
+            f"existing {_describe(existing)}, requested {_describe(params)}; pass --overwrite to replace it")
 
     # Generate next to the target and move it into place, so an interrupted run
     # never leaves a half-written dataset that looks complete.

@@ -163,7 +163,7 @@ class VideoWriter(CommitOnExit):
         if self.path.is_dir():
             raise IsADirectoryError(f"{self.path}: is a folder; give a video file path (.mp4)")
         if self.path.exists() and not self.overwrite:
-            raise FileExistsError(f"{self.path}: already exists; pass --overwrite (overwrite=True) to replace it")
+            raise FileExistsError(f"{self.path}: already exists; pass --overwrite to replace it")
 
     def write(self, frame_rgb: np.ndarray) -> None:
         """Append one RGB uint8 frame of shape (H, W, 3) matching self.size."""

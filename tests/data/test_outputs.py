@@ -2,6 +2,7 @@
 replaces what dff wrote. Findings 1-3 of issue 14, as a user met them, through the CLI."""
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -181,3 +182,27 @@ def test_a_write_that_fails_names_the_file_and_the_reason(tiny_run, tmp_path):
     err = proc.stderr.strip().splitlines()
     assert err[-1] == f"dff train: error: [Errno 27] File too large: '{run / 'last.pt'}'", err[-3:]
     assert "Traceback" not in proc.stderr and not [p for p in run.iterdir() if p.name.startswith(".last")]
+
+
+def test_eval_json_never_lands_in_the_data_it_evaluates(tiny_run, tiny_cfg, capsys):
+    label = sorted((Path(tiny_cfg["data"]["root"]) / "val").glob("*/labels/*.png"))[0]
+    before = label.read_bytes()
+    assert main(["eval", "--checkpoint", str(tiny_run / "best.pt"), "--motion-bins", "none", "--json", str(label),
+                 "--overwrite", "--device", "cpu"]) == 1
+    assert "is or overlaps the data" in capsys.readouterr().err and label.read_bytes() == before
+
+
+def test_train_overwrite_never_removes_what_the_run_reads(tiny_run, tiny_cfg, tmp_path, capsys):
+    """--overwrite of a run folder that holds the run's config, its data or its model.load_from
+    refuses in one line and removes nothing."""
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    shutil.copytree(tiny_cfg["data"]["root"], run / "data")
+    files = sorted(p.relative_to(run) for p in run.rglob("*"))
+    for extra in ([str(run / "config.yaml")], [str(tiny_run / "config.yaml"), f"data.root={run / 'data'}"],
+                  [str(tiny_run / "config.yaml"), f"model.load_from={run / 'best.pt'}"]):
+        assert main(["train", *extra, "--work-dir", str(run), "--overwrite", "--device", "cpu"]) == 1
+        err = capsys.readouterr().err
+        assert "this run reads" in err and "not replacing the folder" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == files

@@ -357,5 +357,18 @@ def test_non_empty_directory_without_metadata(tmp_path):
     with pytest.raises(FileExistsError, match="other"):
         write_synthetic(tmp_path / "other", **dict(SMALL, num_sequences={"train": 1}))
     assert (tmp_path / "other" / "notes.txt").read_text() == "keep me"
-    write_synthetic(tmp_path / "other", **dict(SMALL, num_sequences={"train": 1}), overwrite=True)
-    assert sorted(os.listdir(tmp_path / "other")) == ["synthetic.json", "train"]
+    # --overwrite replaces only a set dff wrote: a folder of someone else's files is never removed
+    with pytest.raises(FileExistsError, match="other: is not empty and holds no synthetic.json: not a set dff wrote"):
+        write_synthetic(tmp_path / "other", **dict(SMALL, num_sequences={"train": 1}), overwrite=True)
+    assert sorted(os.listdir(tmp_path / "other")) == ["notes.txt"]
+
+
+def test_overwrite_refuses_a_link_to_a_set_and_leaves_nothing_beside_it(tmp_path):
+    real = write_synthetic(tmp_path / "real", **dict(SMALL, num_sequences={"train": 1}))
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    with pytest.raises(FileExistsError, match="link: is a link to another folder"):
+        write_synthetic(tmp_path / "link", **dict(SMALL, num_sequences={"train": 1}, seed=6), overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == ["link", "real"] and (tmp_path / "link").is_symlink()
+    assert json.loads((real / "synthetic.json").read_text())["seed"] == SMALL.get("seed", 5)
+    with pytest.raises(FileExistsError, match="pass --overwrite to replace it$"):
+        write_synthetic(real, **dict(SMALL, num_sequences={"train": 1}, seed=6))
