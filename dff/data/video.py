@@ -48,9 +48,15 @@ def _is_image(p: Path) -> bool:
 def _read_image(path: Path) -> np.ndarray:
     """Read one image file as RGB uint8 (H, W, 3); grayscale and alpha are normalised."""
     try:  # imdecode(fromfile) also copes with non-ASCII paths, unlike cv2.imread on Windows
-        img = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
-    except (OSError, cv2.error) as e:
-        raise VideoError(f"{path}: unreadable image frame ({e})") from e
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise VideoError(f"{path}: unreadable image frame ({e.strerror or e})") from e
+    if data.size == 0:  # OpenCV would answer with its assertion text
+        raise VideoError(f"{path}: unreadable image frame (an empty file)")
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error as e:  # OpenCV's text is a multi-line assertion: its last words only
+        raise VideoError(f"{path}: unreadable image frame ({str(e).strip().splitlines()[-1].strip()})") from e
     if img is None:
         raise VideoError(f"{path}: unreadable image frame")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)

@@ -109,6 +109,18 @@ def test_unreadable_image_named(tmp_path: Path) -> None:
         list(VideoReader(tmp_path))
 
 
+def test_an_empty_or_broken_image_frame_is_one_line_without_opencvs_text(tmp_path: Path) -> None:
+    save_png(tmp_path / "1.png", solid(1))
+    (tmp_path / "2.png").write_bytes(b"")
+    with pytest.raises(VideoError) as e:
+        list(VideoReader(tmp_path))
+    assert str(e.value) == f"{tmp_path / '2.png'}: unreadable image frame (an empty file)"
+    (tmp_path / "2.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)  # a header and nothing of an image
+    with pytest.raises(VideoError) as e:
+        list(VideoReader(tmp_path))
+    assert "\n" not in str(e.value) and "OpenCV" not in str(e.value) and "2.png: unreadable image frame" in str(e.value)
+
+
 @pytest.mark.parametrize("kind", ["missing", "zero", "garbage", "empty_dir", "no_glob_match"])
 def test_reader_errors(tmp_path: Path, kind: str) -> None:
     path = {"missing": tmp_path / "nope.mp4", "zero": tmp_path / "zero.mp4",

@@ -62,3 +62,15 @@ def test_bench_times_key_flip_key_frames_on_the_frame_and_its_mirror(tiny_cfg, m
     monkeypatch.setattr(bench_mod, "model_from_config", build)
     bench(merge(tiny_cfg, {"model": {"key_flip": True}}), (64, 96), [1, 5], reps=1, device="cpu")
     assert batches and set(batches) == {2}  # the timed module and every streamed key frame
+
+
+def test_a_huge_key_interval_allocates_no_frame_per_key_distance(tiny_cfg, monkeypatch):
+    sizes, real = [], torch.rand
+
+    def counted(*shape, **kw):
+        sizes.append(shape[0] if shape else None)
+        return real(*shape, **kw)
+    monkeypatch.setattr(torch, "rand", counted)
+    res = bench(tiny_cfg, (32, 32), [1, 1_000_000], reps=1, device="cpu")
+    assert max(s for s in sizes if s is not None) <= 10
+    assert res["dff"][1]["key_interval"] == 1_000_000 and res["dff"][1]["speedup"] > 1
