@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .clips import Clip
-from .video import VideoReader
+from .video import VideoReader, read_image
 
 
 def resized_size(h: int, w: int, short_side: int) -> tuple[int, int]:
@@ -29,20 +29,12 @@ def shrink(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return img if img.shape[:2] == (h, w) else cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
 
 
-def read_rgb(path) -> np.ndarray:
-    """Image file to RGB uint8, naming the file on failure."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"{path}: unreadable image")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
 def split_frames(clip: Clip) -> Iterator[tuple[int, np.ndarray]]:
     """(index, RGB frame) of a clip's frames start..end-1: image files, or a video decoded in order
     from its first frame (seeking is not frame-exact) and closed after frame end-1."""
     if clip.video is None:
         for i in range(clip.start, clip.end):
-            yield i, read_rgb(clip.frames[i])
+            yield i, read_image(clip.frames[i])
         return
     i = clip.start - 1
     for i, img in islice(enumerate(VideoReader(clip.video, allow_truncated=True)), clip.start, clip.end):

@@ -8,6 +8,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -24,6 +25,7 @@ DEFAULT_FPS = 25.0
 # audio track a little longer than the video) before a file counts as truncated.
 TRUNCATION_SLACK_S = 0.5
 FPS_PROBE_FRAMES = 9  # frames whose timestamps set a file's frame rate
+STREAM_TIMEOUT_S = 10.0  # a stream URL that sends nothing this long (opening, or between frames) has ended
 
 
 class VideoError(ValueError):
@@ -45,8 +47,10 @@ def _is_image(p: Path) -> bool:
     return p.is_file() and p.suffix.lower() in IMAGE_EXTS
 
 
-def _read_image(path: Path) -> np.ndarray:
-    """Read one image file as RGB uint8 (H, W, 3); grayscale and alpha are normalised."""
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read one image file as RGB uint8 (H, W, 3); grayscale and alpha are normalised, and 16-bit
+    images are scaled to 8 bits by round(v / 257): 0 -> 0, 65535 -> 255, and an 8-bit value x
+    stored as x * 257 (how 8-bit images are widened) comes back as x."""
     try:  # imdecode(fromfile) also copes with non-ASCII paths, unlike cv2.imread on Windows
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
@@ -54,12 +58,27 @@ def _read_image(path: Path) -> np.ndarray:
     if data.size == 0:  # OpenCV would answer with its assertion text
         raise VideoError(f"{path}: unreadable image frame (an empty file)")
     try:
-        img = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        img = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     except cv2.error as e:  # OpenCV's text is a multi-line assertion: its last words only
         raise VideoError(f"{path}: unreadable image frame ({str(e).strip().splitlines()[-1].strip()})") from e
     if img is None:
         raise VideoError(f"{path}: unreadable image frame")
+    if img.dtype == np.uint16:
+        img = ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        raise VideoError(f"{path}: image frame of {img.dtype} pixels; expected 8- or 16-bit integers")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+@contextmanager
+def _opencv_silent():
+    """OpenCV's own log lines off (dff says what went wrong in one line)."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 class VideoReader:
@@ -71,18 +90,21 @@ class VideoReader:
     for image sequences). A file whose decoding stops short of the duration its container
     declares is truncated: what decodes is yielded, then VideoTruncatedError says how many frames
     came out (with allow_truncated, a warning says so instead). Frame counts come from decoding,
-    never from the header. threads: FFmpeg's decoding threads for files and stream URLs (None:
-    OpenCV's default, one per core); the frames are the same with any number.
+    never from the header. A stream URL that sends nothing for timeout_s ends there; when it
+    ends, a warning says after how many frames (unless its container declared a duration: then
+    it is checked as a file is). threads: FFmpeg's decoding threads for files and stream URLs
+    (None: OpenCV's default, one per core); the frames are the same with any number.
     """
 
     def __init__(self, source: str | os.PathLike | int, allow_truncated: bool = False,
-                 threads: int | None = None) -> None:
-        self.allow_truncated, self.threads = allow_truncated, threads
+                 threads: int | None = None, timeout_s: float = STREAM_TIMEOUT_S) -> None:
+        self.allow_truncated, self.threads, self.timeout_s = allow_truncated, threads, timeout_s
         self._target: str | int = source if isinstance(source, int) else os.fspath(source)
         self.source = str(self._target)
         self._name = f"webcam {source}" if isinstance(source, int) else self.source
         # webcams and stream URLs (rtsp://, http://): read as they come, no container to check
-        self.live = isinstance(source, int) or "://" in self.source
+        self.url = not isinstance(source, int) and "://" in self.source
+        self.live = isinstance(source, int) or self.url
         self._files = self._resolve()
         self.frames_read, self.last_timestamp_s = 0, None
         self.fps = DEFAULT_FPS  # rate of the decoded frames (what a writer should use)
@@ -106,7 +128,7 @@ class VideoReader:
             if path.stat().st_size == 0:
                 raise VideoError(f"{self._name}: file is empty (0 bytes)")
             return None
-        if any(c in self.source for c in "*?"):
+        if any(c in self.source for c in "*?["):  # glob wildcards, [...] sets included
             files = sorted((Path(p) for p in glob.glob(self.source) if _is_image(Path(p))),
                            key=lambda p: natural_key(str(p)))
             if not files:
@@ -116,15 +138,15 @@ class VideoReader:
 
     def _open(self) -> cv2.VideoCapture:
         """Open a cv2 capture for a file or webcam, raising VideoError if OpenCV refuses it."""
-        level = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # its own "[ERROR] ..." lines
-        try:
-            if self.threads is None or isinstance(self._target, int):
+        with _opencv_silent():  # its own "[ERROR] ..." lines
+            params = [] if self.threads is None else [cv2.CAP_PROP_N_THREADS, self.threads]
+            if self.url:  # FFmpeg would wait 30 s for a stalled server, the end then unnoticed
+                ms = max(1, round(self.timeout_s * 1000))
+                params += [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+            if not params or isinstance(self._target, int):
                 cap = cv2.VideoCapture(self._target)
             else:
-                cap = cv2.VideoCapture(self._target, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, self.threads])
-        finally:
-            cv2.utils.logging.setLogLevel(level)
+                cap = cv2.VideoCapture(self._target, cv2.CAP_ANY, params)
         if not cap.isOpened():
             cap.release()
             raise VideoError(f"{self._name}: OpenCV cannot open it (not a video, or cut before its "
@@ -134,7 +156,7 @@ class VideoReader:
     def _probe(self) -> np.ndarray:
         """Decode the first frame (and fps, header frame count for captures), then close."""
         if self._files is not None:
-            return _read_image(self._files[0])
+            return read_image(self._files[0])
         cap, times = self._open(), []
         try:
             fps, count = cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)
@@ -148,7 +170,7 @@ class VideoReader:
         if frame is None:
             raise VideoError(f"{self._name}: decodes no frames")
         self.fps = self.header_fps = float(fps) if math.isfinite(fps) and fps > 0 else DEFAULT_FPS
-        if not self.live and math.isfinite(count) and count > 0:
+        if not isinstance(self._target, int) and math.isfinite(count) and count > 0:  # files, URLs
             self.header_frames = int(count)
         step = float(np.median(np.diff(times))) if len(times) > 2 else 0.0
         if step > 0 and abs(step * self.fps - 1) > 0.01:  # e.g. 25 fps stored on a 50 fps clock
@@ -159,12 +181,13 @@ class VideoReader:
         """Yield (timestamp_s, RGB frame) in stream order, re-opening the source each call."""
         if self._files is not None:
             for i, path in enumerate(self._files):
-                yield i / self.fps, _read_image(path)
+                yield i / self.fps, read_image(path)
             return
         cap, last = self._open(), -math.inf
         try:
             while True:
-                ok, frame = cap.read()
+                with _opencv_silent():  # a stream's timeout is OpenCV's "[ WARN ]" line; dff's warning says it
+                    ok, frame = cap.read()
                 if not ok or frame is None:
                     break
                 t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
@@ -176,8 +199,12 @@ class VideoReader:
         self._check_complete(last)
 
     def _check_complete(self, last_s: float) -> None:
-        """Raise, or warn when allow_truncated, when decoding stopped before the declared end."""
+        """Raise, or warn when allow_truncated, when decoding stopped before the declared end; a
+        stream URL without a declared duration: warn that it ended."""
         if self.header_frames is None:
+            if self.url:
+                warnings.warn(f"{self._name}: the stream ended after {self.frames_read} frames (the server "
+                              f"closed it, or sent no frame for {self.timeout_s:g} s)")
             return
         declared, covered = self.header_frames / self.header_fps, last_s + 1.0 / self.fps
         # Time, not frame counts: a header's count may tick at a finer rate than the frames

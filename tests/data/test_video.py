@@ -1,8 +1,12 @@
 """Tests for dff.data.video and video_writer: readers over files/folders/globs, atomic writers, real clips."""
 
+import http.server
+import io
 import os
 import sys
+import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -95,6 +99,27 @@ def test_glob(tmp_path: Path) -> None:
     assert len(vals) == 2 and abs(vals[0] - 100) < 3 and abs(vals[1] - 200) < 3
 
 
+def test_glob_sets_and_ranges_are_patterns(tmp_path: Path) -> None:
+    for name, v in [("f1.png", 10), ("f2.png", 20), ("f3.png", 30), ("g1.png", 40)]:
+        save_png(tmp_path / name, solid(v))
+    assert [int(f[0, 0, 0]) for f in VideoReader(tmp_path / "f[13].png")] == [10, 30]
+    assert [int(f[0, 0, 0]) for f in VideoReader(tmp_path / "[fg][2-9].png")] == [20, 30]
+    with pytest.raises(VideoError, match="no image frames found matching the pattern"):
+        VideoReader(tmp_path / "f[7-9].png")
+
+
+def test_16_bit_frames_are_scaled_to_8_bits_by_rounding_v_over_257(tmp_path: Path) -> None:
+    v = np.array([0, 128, 129, 257 * 100, 257 * 100 + 128, 257 * 100 + 129, 65534, 65535], np.uint16)
+    rgb16 = np.stack([v, v[::-1], np.full_like(v, 257 * 7)], -1)[None]  # (1, 8, 3)
+    assert cv2.imwrite(str(tmp_path / "0.png"), cv2.cvtColor(rgb16, cv2.COLOR_RGB2BGR))
+    assert cv2.imwrite(str(tmp_path / "1.png"), v[None])  # 16-bit grey
+    colour, grey = list(VideoReader(tmp_path))
+    expected = np.array([0, 0, 1, 100, 100, 101, 255, 255], np.uint8)
+    assert colour.dtype == np.uint8 and np.array_equal(colour[0, :, 0], expected)
+    assert np.array_equal(colour[0, :, 1], expected[::-1]) and (colour[..., 2] == 7).all()
+    assert np.array_equal(grey[0], np.stack([expected] * 3, -1))
+
+
 def test_size_change(tmp_path: Path) -> None:
     save_png(tmp_path / "0.png", solid(50))
     save_png(tmp_path / "1.png", solid(60, 16, 20))
@@ -168,6 +193,70 @@ def test_truncated_h264_yields_what_decodes_then_raises(tmp_path: Path) -> None:
     assert f"truncated, {len(got)} frames decoded" in str(e.value)
     with pytest.warns(UserWarning, match="truncated"):
         assert count_frames(path, allow_truncated=True) == len(got)
+
+
+@contextmanager
+def stalling_server(data: bytes, sent: float):
+    """An HTTP server sending the first `sent` of data, then nothing (the connection held open
+    until the test ends); yields (url, released): released is set once the stall is over."""
+    released = threading.Event()
+
+    class Stall(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(data[: int(len(data) * sent)])
+            self.wfile.flush()
+            released.wait(30)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stall)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/clip", released
+    finally:
+        released.set()
+        server.shutdown()
+        server.server_close()
+
+
+def mpegts(n: int) -> bytes:
+    """n noise frames as an MPEG-TS H.264 stream (no declared duration, as a live stream)."""
+    av = pytest.importorskip("av")
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mpegts") as c:
+        s = c.add_stream("libx264", rate=10, options={"g": "5"})
+        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
+        for i in range(n):
+            img = np.random.default_rng(i).integers(0, 256, (H, W, 3), dtype=np.uint8)
+            c.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        c.mux(s.encode())
+    return buf.getvalue()
+
+
+def test_a_stream_that_stalls_times_out_and_warns_with_the_frames_received() -> None:
+    with stalling_server(mpegts(30), 0.5) as (url, released):
+        r = VideoReader(url, timeout_s=1.0)
+        with pytest.warns(UserWarning, match=r"clip: the stream ended after (\d+) frames .*no frame for 1 s") as w:
+            frames = list(r)
+        assert not released.is_set()  # ended by the read timeout, not by the server
+    assert 0 < len(frames) == r.frames_read < 30 and f"after {len(frames)} frames" in str(w[0].message)
+
+
+def test_a_stream_with_a_declared_duration_that_stalls_is_truncated(tmp_path: Path) -> None:
+    pytest.importorskip("av")
+    path = tmp_path / "clip.mp4"
+    with VideoWriter(path, 10, (H, W), codec="h264") as w:  # faststart: the index comes first
+        for i in range(30):
+            w.write(np.random.default_rng(i).integers(0, 256, (H, W, 3), dtype=np.uint8))
+    with stalling_server(path.read_bytes(), 0.5) as (url, _):
+        with pytest.raises(VideoTruncatedError, match=r"clip: truncated, \d+ frames decoded"):
+            list(VideoReader(url, timeout_s=1.0))
+    with stalling_server(path.read_bytes(), 1.0) as (url, _), warnings.catch_warnings():
+        warnings.simplefilter("error")  # the whole file, then the stall: complete, no warning
+        assert count_frames(url, timeout_s=1.0) == 30
 
 
 def test_opens_but_decodes_nothing(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dff.cli import main
-from dff.data.store import read_rgb
+from dff.data.video import read_image
 from dff.data.video_writer import VideoWriter
 from dff.engine.batch import output_names
 
@@ -23,7 +23,7 @@ def video_list(synthetic_root, tmp_path):
     for n, path in enumerate(paths):
         with VideoWriter(path, 10, (48, 64), codec="mp4v") as w:
             for f in frames[: 4 + n]:
-                w.write(np.ascontiguousarray(read_rgb(f)))
+                w.write(np.ascontiguousarray(read_image(f)))
     broken = tmp_path / "broken.mp4"
     broken.write_text("not a video")
     listing = tmp_path / "list.txt"

@@ -204,13 +204,13 @@ def test_pretrained_configs_need_no_checkpoint(torchvision_cache, segformer_fold
 def test_odd_sized_frames_are_segmented_into_a_padded_video(tiny_run, synthetic_root, tmp_path):
     """Issue 15: 853 x 480 phone video was refused for its odd width; now written padded."""
     from dff.cli import main
-    from dff.data.store import read_rgb
+    from dff.data.video import read_image
     from dff.data.video import VideoReader
 
     folder = tmp_path / "odd"
     folder.mkdir()
     for i, f in enumerate(sorted(sorted((synthetic_root / "val").iterdir())[0].glob("frames/*.png"))[:4]):
-        cv2.imwrite(str(folder / f"{i:05d}.png"), cv2.cvtColor(read_rgb(f)[:47, :63], cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(folder / f"{i:05d}.png"), cv2.cvtColor(read_image(f)[:47, :63], cv2.COLOR_RGB2BGR))
     out = tmp_path / "odd.mp4"
     assert main(["infer", "--checkpoint", str(tiny_run / "best.pt"), "--device", "cpu", "--input", str(folder),
                  "--output", str(out), "--codec", "mp4v"]) == 0

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dff.cli import main
-from dff.data.store import read_rgb
+from dff.data.video import read_image
 from dff.data.video import VideoReader
 from dff.data.video_writer import VideoWriter
 from dff.engine.pipeline import Drain, Prefetch, split_cores
@@ -89,7 +89,7 @@ def served_video(synthetic_root, tmp_path):
     frames = sorted(sorted((synthetic_root / "val").iterdir())[0].glob("frames/*.png"))
     with VideoWriter(tmp_path / "www" / "clip.mp4", 10, (48, 64), codec="mp4v") as w:
         for f in frames:
-            w.write(np.ascontiguousarray(read_rgb(f)))
+            w.write(np.ascontiguousarray(read_image(f)))
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     handler.log_message = lambda *a: None
