@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from ..data.outputs import naming, write_atomic
+from ..data.outputs import naming, refuse_inputs, write_atomic
 from .infer import build_segmenter, segment_video
 from .train.distributed import barrier, setup_distributed, teardown
 
@@ -31,12 +31,28 @@ def read_list(path: str | Path) -> list[str]:
 
 
 def output_names(inputs: list[str], output_dir: Path, mode: str) -> list[Path]:
-    """DIR/<name>.mp4 (DIR/<name>/ for labels), <name> the input's stem, with -<line index> where
-    two inputs share a stem."""
-    stems = [Path(i.rstrip("/")).stem or f"input{n}" for n, i in enumerate(inputs)]
+    """DIR/<name>.mp4 (DIR/<name>/ for labels), <name> the input's stem (leading dots dropped: no
+    output is hidden), with -<line index> where two inputs share a stem; no two outputs, nor an
+    output and the manifest, ever share a name (compared without case, for case-blind disks)."""
+    stems = [Path(i.rstrip("/")).stem.lstrip(".") or f"input{n}" for n, i in enumerate(inputs)]
     shared = {s for s, c in Counter(stems).items() if c > 1}
     suffix = "" if mode == "labels" else ".mp4"
-    return [output_dir / f"{s}-{n}{suffix}" if s in shared else output_dir / f"{s}{suffix}" for n, s in enumerate(stems)]
+    taken, names = {MANIFEST.lower()}, []
+    for n, s in enumerate(stems):
+        name = f"{s}-{n}" if s in shared else s
+        while f"{name}{suffix}".lower() in taken:
+            name = f"{name}-{n}"
+        taken.add(f"{name}{suffix}".lower())
+        names.append(output_dir / f"{name}{suffix}")
+    return names
+
+
+def refuse_listed_outputs(inputs: list[str], list_file: str | Path, output_dir: Path) -> None:
+    """FileExistsError when a listed input is, holds or lies in the output folder (its videos,
+    label folders or manifest): outputs never land on inputs."""
+    for source in inputs:
+        if "://" not in source and not source.isdigit():  # stream URLs and webcams are no paths
+            refuse_inputs(output_dir, {f"input {source} listed in {list_file}": source})
 
 
 def _read_manifest(path: Path) -> dict[str, dict]:
@@ -54,6 +70,7 @@ def infer_list(cfg: dict | None, checkpoint: str | None, list_file: str | Path, 
     rank 0 a summary {"videos", "done" ("earlier": of them by an earlier run), "skipped" (output
     there, no record), "failed", "manifest"}."""
     inputs, output_dir = read_list(list_file), Path(output_dir)
+    refuse_listed_outputs(inputs, list_file, output_dir)
     outputs = output_names(inputs, output_dir, mode)
     ctx = setup_distributed(device)
     try:
@@ -62,31 +79,39 @@ def infer_list(cfg: dict | None, checkpoint: str | None, list_file: str | Path, 
         previous = _read_manifest(output_dir / MANIFEST)
         part = output_dir / f".{MANIFEST}.rank{ctx.rank}"
         part.unlink(missing_ok=True)
-        for i in range(ctx.rank, len(inputs), ctx.world_size):
-            record = {"index": i, "input": inputs[i], "output": str(outputs[i]), "rank": ctx.rank}
-            old = previous.get(inputs[i], {})
-            if outputs[i].exists():  # done by an earlier run: its record, if the manifest has it
-                record.update({**{k: v for k, v in old.items() if k not in record}, "earlier": True}
-                              if old.get("status") == "done" else {"status": "skipped", "error": None})
-            else:
-                try:
-                    res = segment_video(seg, inputs[i], str(outputs[i]), mode, alpha, codec=codec, preset=preset,
-                                        allow_truncated=allow_truncated, progress=False)
-                    record.update({"status": "done", "frames": res["frames_written"], "seconds": res["seconds"],
-                                   "fps": round(res["fps_processed"], 3), "key_frames": res["key_frames"],
-                                   "error": None})
-                except (OSError, ValueError, RuntimeError) as e:  # this video fails, the next one runs
-                    record.update({"status": "failed", "error": f"{type(e).__name__}: {e}"})
-            print(f"[{i + 1}/{len(inputs)}] {inputs[i]}: {record['status']}"
-                  f"{' (' + record['error'] + ')' if record.get('error') else ''}", flush=True)
-            with naming(part), part.open("a") as f:
-                f.write(json.dumps(record) + "\n")
+        video = {"mode": mode, "alpha": alpha, "codec": codec, "preset": preset, "allow_truncated": allow_truncated}
+        try:
+            for i in range(ctx.rank, len(inputs), ctx.world_size):
+                record = _segment_one(seg, i, inputs, outputs, previous.get(inputs[i], {}), ctx.rank, video)
+                with naming(part), part.open("a") as f:
+                    f.write(json.dumps(record) + "\n")
+        except BaseException:  # interrupted: no part file left behind (the outputs written stay)
+            part.unlink(missing_ok=True)
+            raise
         barrier(ctx)
         if not ctx.main:
             return {}
         return _merge(output_dir, ctx.world_size, len(inputs))
     finally:
         teardown(ctx)
+
+
+def _segment_one(seg, i: int, inputs: list[str], outputs: list[Path], old: dict, rank: int, options: dict) -> dict:
+    """Input i's manifest record: segmented now, done by an earlier run (old: its record), or failed."""
+    record = {"index": i, "input": inputs[i], "output": str(outputs[i]), "rank": rank}
+    if outputs[i].exists():  # done by an earlier run: its record, if the manifest has it
+        record.update({**{k: v for k, v in old.items() if k not in record}, "earlier": True}
+                      if old.get("status") == "done" else {"status": "skipped", "error": None})
+    else:
+        try:
+            res = segment_video(seg, inputs[i], str(outputs[i]), progress=False, **options)
+            record.update({"status": "done", "frames": res["frames_written"], "seconds": res["seconds"],
+                           "fps": round(res["fps_processed"], 3), "key_frames": res["key_frames"], "error": None})
+        except (OSError, ValueError, RuntimeError) as e:  # this video fails, the next one runs
+            record.update({"status": "failed", "error": f"{type(e).__name__}: {e}"})
+    print(f"[{i + 1}/{len(inputs)}] {inputs[i]}: {record['status']}"
+          f"{' (' + record['error'] + ')' if record.get('error') else ''}", flush=True)
+    return record
 
 
 def _merge(output_dir: Path, world: int, count: int) -> dict:

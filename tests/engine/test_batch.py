@@ -41,6 +41,46 @@ def test_output_names_are_unique_and_stable(tmp_path):
     assert output_names(["walk.avi"], tmp_path, "labels")[0] == tmp_path / "walk"
 
 
+def test_no_output_is_named_as_the_manifest_or_another_output(tmp_path):
+    inputs = ["manifest.jsonl.mp4", "x/clip.mp4", "y/clip.avi", "clip-1.mp4", ".manifest.jsonl.rank0.mp4", "CLIP-1.mkv"]
+    for mode in ("labels", "overlay"):
+        names = [n.name for n in output_names(inputs, tmp_path, mode)]
+        assert len({n.lower() for n in names}) == len(names) and "manifest.jsonl" not in names
+        assert not any(n.startswith(".") for n in names)
+    assert [n.name for n in output_names(inputs, tmp_path, "labels")] == [
+        "manifest.jsonl-0", "clip-1", "clip-2", "clip-1-3", "manifest.jsonl.rank0", "CLIP-1-5"]
+
+
+def test_a_list_naming_the_output_folder_or_its_manifest_is_refused_leaving_nothing(tiny_run, video_list, tmp_path,
+                                                                                    capsys):
+    listing, inputs = video_list
+    out = tmp_path / "out"
+    cmd = ["infer", "--checkpoint", str(tiny_run / "best.pt"), "--device", "cpu", "--input-list", str(listing),
+           "--output-dir", str(out), "--mode", "labels"]
+    assert main(cmd) == 1  # the broken video fails; the outputs and the manifest are there
+    capsys.readouterr()
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    for named in (out, out / "manifest.jsonl", out / "walk", tmp_path):
+        listing.write_text(f"{inputs[0]}\n{named}\n")
+        assert main(cmd) == 1
+        err = capsys.readouterr().err.strip()
+        assert f"listed in {listing}" in err and "dff never writes onto its inputs" in err and "\n" not in err
+        assert sorted(p.relative_to(out) for p in out.rglob("*")) == before  # no part file, nothing new
+
+
+def test_a_list_with_an_input_named_as_the_manifest_writes_every_output(tiny_run, video_list, tmp_path, capsys):
+    listing, inputs = video_list
+    named = tmp_path / "manifest.jsonl.mp4"
+    named.write_bytes(inputs[2].read_bytes())
+    listing.write_text(f"{named}\n{inputs[2]}\n")
+    out = tmp_path / "out"
+    assert main(["infer", "--checkpoint", str(tiny_run / "best.pt"), "--device", "cpu", "--input-list", str(listing),
+                 "--output-dir", str(out), "--mode", "labels"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.jsonl", "manifest.jsonl-0", "walk"]
+    assert [r["status"] for r in _manifest(out)] == ["done", "done"]
+    assert len(list((out / "manifest.jsonl-0").glob("*.png"))) == len(list((out / "walk").glob("*.png"))) == 6
+
+
 def test_a_list_is_segmented_failures_recorded_and_a_rerun_resumes(tiny_run, video_list, tmp_path, capsys):
     listing, inputs = video_list
     out = tmp_path / "out"
