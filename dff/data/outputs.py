@@ -54,9 +54,16 @@ def mark(folder: str | os.PathLike) -> None:
     (Path(folder) / MARKER).write_text("written by dff; --overwrite may replace this folder\n")
 
 
+# What a `dff train` run folder holds (and the hidden temps of its writers).
+_RUN_FILES = re.compile(r"config\.yaml|last\.pt|best\.pt|ckpt_\d+\.pt|metrics\.jsonl|load_from\.json|tb|\..+")
+
+
 def is_ours(folder: Path) -> bool:
-    """A folder dff wrote: its marker, or (run folders of earlier versions) its config.yaml."""
-    return (folder / MARKER).is_file() or (folder / "config.yaml").is_file()
+    """A folder dff wrote: its marker, or a run folder of an earlier version (a config.yaml and
+    nothing but a run's files)."""
+    if (folder / MARKER).is_file():
+        return True
+    return (folder / "config.yaml").is_file() and all(_RUN_FILES.fullmatch(p.name) for p in folder.iterdir())
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -102,24 +109,27 @@ def remove_stale_temps(folder: str | os.PathLike, name: str | None = None) -> li
 
 
 def prepare_run_dir(work_dir: str | os.PathLike, resume, overwrite: bool, inputs: dict | None = None) -> None:
-    """A run folder `dff train` may write into: new or empty; with --resume, any; with --overwrite,
-    an earlier dff run, removed entirely first (no file of it stays beside the new one's), unless
-    it holds one of the run's inputs (name -> path, str or list, or None). Temp files of a killed
-    run in it are removed."""
+    """A run folder `dff train` may write into: new or empty; with --resume, one dff wrote (temp
+    files of a killed run in it are removed); with --overwrite, an earlier dff run, removed
+    entirely first (no file of it stays beside the new one's), unless it holds one of the run's
+    inputs (name -> path, str or list, or None). A folder dff did not write is never written into."""
     work_dir = Path(work_dir)
     if work_dir.exists() and not work_dir.is_dir():
         raise FileExistsError(f"{work_dir}: exists and is not a folder")
-    if resume and work_dir.is_dir():
-        stale = remove_stale_temps(work_dir)
-        if stale:
-            print(f"{work_dir}: removed {len(stale)} temp file(s) of an interrupted run ({stale[0].name}, ...)")
-    if not work_dir.exists() or not any(work_dir.iterdir()) or resume:
+    if not work_dir.exists() or not any(work_dir.iterdir()):
         return
-    if not overwrite:
+    if not resume and not overwrite:
         raise FileExistsError(f"{work_dir}: holds an earlier run; continue it with --resume auto, or start "
                               "afresh with --overwrite (removes that run's files)")
     if not is_ours(work_dir):
-        raise FileExistsError(f"{work_dir}: is not a dff run folder (no {MARKER} or config.yaml); not replacing it")
+        raise FileExistsError(f"{work_dir}: is not a dff run folder (no {MARKER}); not "
+                              + ("resuming in it (to start from a checkpoint there: --resume PATH and a new "
+                                 "--work-dir)" if resume else "replacing it"))
+    if resume:
+        stale = remove_stale_temps(work_dir)
+        if stale:
+            print(f"{work_dir}: removed {len(stale)} temp file(s) of an interrupted run ({stale[0].name}, ...)")
+        return
     folder = work_dir.resolve()
     for what, paths in (inputs or {}).items():
         for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths or ():

@@ -38,7 +38,6 @@ def test_prepare_run_dir(tmp_path):
     (run / "best.pt").write_bytes(b"x")
     with pytest.raises(FileExistsError, match="--resume auto, or start afresh with --overwrite"):
         prepare_run_dir(run, resume=None, overwrite=False)
-    prepare_run_dir(run, resume="auto", overwrite=False)
     with pytest.raises(FileExistsError, match="not a dff run folder"):  # someone else's folder
         prepare_run_dir(run, resume=None, overwrite=True)
     assert (run / "best.pt").exists()
@@ -134,6 +133,7 @@ def test_stale_temp_files_of_a_killed_run_are_removed_by_the_next(tmp_path, caps
 
     run = tmp_path / "run"
     run.mkdir()
+    (run / MARKER).write_text("")  # a folder dff wrote (a foreign one's files are never touched)
     names = []
     real_replace = checkpoint.os.replace
     checkpoint.os.replace = lambda src, dst: (names.append(src), real_replace(src, dst))
@@ -206,3 +206,34 @@ def test_train_overwrite_never_removes_what_the_run_reads(tiny_run, tiny_cfg, tm
         err = capsys.readouterr().err
         assert "this run reads" in err and "not replacing the folder" in err and len(err.strip().splitlines()) == 1
     assert sorted(p.relative_to(run) for p in run.rglob("*")) == files
+
+
+def test_resume_in_a_folder_dff_did_not_write_touches_none_of_its_files(tiny_run, tmp_path, capsys):
+    """--resume auto in someone's folder would write its last.pt and ckpt_*.pt names and prune
+    and sweep temps there: refused in one line, every file as it was; the folder is not marked."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    theirs = {"ckpt_000001.pt": b"a file of the user's", ".last.pt.0123abcd.tmp": b"also theirs", "notes.txt": b"x"}
+    for name, data in theirs.items():
+        (mine / name).write_bytes(data)
+    cfg = str(tiny_run / "config.yaml")
+    for resume in ("auto", str(tiny_run / "last.pt")):
+        assert main(["train", cfg, "--work-dir", str(mine), "--resume", resume, "train.keep_last=1",
+                     "train.save_every=1", "train.iters=3", "--device", "cpu"]) == 1
+        err = capsys.readouterr().err
+        assert "mine: is not a dff run folder (no .dff-output); not resuming in it" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in mine.iterdir()} == theirs
+    with pytest.raises(FileExistsError, match="not a dff run folder"):
+        prepare_run_dir(mine, resume=None, overwrite=True)
+
+
+def test_a_run_folder_of_an_earlier_version_is_one_holding_only_a_runs_files(tiny_run, tmp_path):
+    import shutil
+
+    from dff.data.outputs import is_ours
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / MARKER).unlink()  # written before dff marked its folders
+    assert is_ours(run)
+    (run / "thesis.tex").write_text("a user's file beside a config.yaml")
+    assert not is_ours(run)

@@ -89,12 +89,12 @@ def test_rng_states_survive_a_weights_only_round_trip(tmp_path):
 
 
 def test_one_serialisation_written_to_several_paths_and_pruned(tmp_path):
-    from dff.engine.train.resume import find_resume, kept_checkpoints, prune_checkpoints
+    from dff.engine.train.resume import KeptCheckpoints, find_resume, kept_checkpoints
 
     for it in (2, 4, 6, 8, 10):
         save_checkpoint({"model": {}, "iteration": it}, tmp_path / "last.pt", tmp_path / f"ckpt_{it:06d}.pt")
     assert (tmp_path / "last.pt").read_bytes() == (tmp_path / "ckpt_000010.pt").read_bytes()
-    prune_checkpoints(tmp_path, 2)
+    KeptCheckpoints(tmp_path, 2, inherited=True).prune()
     assert [p.name for p in kept_checkpoints(tmp_path)] == ["ckpt_000008.pt", "ckpt_000010.pt"]
     # a crash between the two writes: the ckpt file is newer than last.pt
     save_checkpoint({"model": {}, "iteration": 12}, tmp_path / "ckpt_000012.pt")
@@ -102,6 +102,23 @@ def test_one_serialisation_written_to_several_paths_and_pruned(tmp_path):
     (tmp_path / "ckpt_000012.pt").write_bytes(b"PK\x03\x04 truncated")
     with pytest.warns(UserWarning, match="skipping .*ckpt_000012.pt"):
         assert find_resume(tmp_path) == tmp_path / "last.pt"
-    prune_checkpoints(tmp_path, 0)
+    KeptCheckpoints(tmp_path, 0, inherited=True).prune()
     assert kept_checkpoints(tmp_path) == [] and find_resume(tmp_path) == tmp_path / "last.pt"
     assert find_resume(tmp_path / "empty") is None
+
+
+def test_pruning_deletes_only_the_runs_own_checkpoints(tmp_path):
+    from dff.engine.train.resume import KeptCheckpoints, kept_checkpoints
+
+    (tmp_path / "ckpt_000001.pt").write_bytes(b"the user's own file")
+    kept = KeptCheckpoints(tmp_path, 1, inherited=False)  # a folder dff did not write
+    for it in (2, 4, 6):
+        save_checkpoint({"model": {}, "iteration": it}, tmp_path / "last.pt", *kept.paths(it))
+        kept.prune()
+    assert [p.name for p in kept_checkpoints(tmp_path)] == ["ckpt_000001.pt", "ckpt_000006.pt"]
+    assert (tmp_path / "ckpt_000001.pt").read_bytes() == b"the user's own file"
+    resumed = KeptCheckpoints(tmp_path, 1, inherited=True)  # dff's folder: what it holds is the run's
+    save_checkpoint({"model": {}, "iteration": 8}, tmp_path / "last.pt", *resumed.paths(8))
+    resumed.prune()
+    assert [p.name for p in kept_checkpoints(tmp_path)] == ["ckpt_000008.pt"]
+    assert KeptCheckpoints(tmp_path, 0, inherited=True).paths(10) == []

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ...config import ConfigError, save_config
 from ...config import validate as check_config
 from ...data.flow_pairs import FlowPairDataset, read_ground_truth
-from ...data.outputs import mark
+from ...data.outputs import is_ours, mark
 from ...data.pairs import PairDataset
 from ..builders import classes_of, load_split, model_from_config, num_classes_of
 from ..checkpoint import describe, load_checkpoint, load_weights, save_checkpoint
@@ -29,7 +29,7 @@ from .distributed import (ShardSampler, barrier, convert_sync_bn, epoch_batches,
                           setup_distributed, teardown, wrap_ddp)
 from .objective import TrainForward, unused_parameters
 from .optim import build_optimizer, build_scheduler
-from .resume import prune_checkpoints, resolve_resume, restore_training, rng_state
+from .resume import KeptCheckpoints, resolve_resume, restore_training, rng_state
 from .runlog import RunLog
 from .step import build_scaler, set_train_mode, to_device, train_step
 
@@ -139,9 +139,12 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
                                        ctx.rank, ctx.world_size)
         if ctx.main:
             print(f"resumed from {resume_from} at iteration {start}")
+    ours = not work_dir.is_dir() or not any(work_dir.iterdir()) or is_ours(work_dir)  # before this run writes
+    kept = KeptCheckpoints(work_dir, tc["keep_last"], inherited=ours)
     if ctx.main:
         work_dir.mkdir(parents=True, exist_ok=True)
-        mark(work_dir)  # what `dff train --overwrite` may replace
+        if ours:  # a foreign folder resumed in stays foreign: --overwrite will not remove it
+            mark(work_dir)  # what `dff train --overwrite` may replace
         save_config(cfg, work_dir / "config.yaml")
         if loaded is not None:
             (work_dir / "load_from.json").write_text(json.dumps(loaded, indent=1))
@@ -211,9 +214,8 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
         if done % tc["save_every"] == 0 or end:
             ckpt = state(done)
             if ctx.main:
-                save_checkpoint(ckpt, work_dir / "last.pt",
-                                *([work_dir / f"ckpt_{done:06d}.pt"] if tc["keep_last"] else []))
-                prune_checkpoints(work_dir, tc["keep_last"])
+                save_checkpoint(ckpt, work_dir / "last.pt", *kept.paths(done))
+                kept.prune()
         if stop_after is not None and done >= stop_after:
             break
     bar.close()
