@@ -163,5 +163,5 @@ def classes_of(cfg: dict, model) -> tuple[list[str], str]:
     if model.class_names is not None:
         return list(model.class_names), model.palette
     d, n = cfg["data"], int(cfg["model"]["num_classes"] or num_classes_of(cfg))
-    names = class_names(d["dataset"], d["root"], d["num_classes"])
+    names = class_names(d["dataset"], d["root"], d["num_classes"] or n)  # a dataset that names none: n
     return (names if len(names) == n else [f"class{i}" for i in range(n)]), spec(d["dataset"]).palette

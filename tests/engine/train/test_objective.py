@@ -216,3 +216,25 @@ def test_distill_on_unlabelled_frame_folders_and_eval_against_the_teacher(tiny_r
     res = json.loads(out.read_text())
     assert res["mean_miou"] is None and 0.0 < res["mean_agreement"] <= 1.0
     assert "no labels: scoring agreement" in capsys.readouterr().out
+
+
+def test_distill_on_footage_takes_the_class_count_from_model_num_classes(tiny_run, synthetic_root, tmp_path,
+                                                                           capsys, one_thread):
+    """Footage names no classes: model.num_classes in the config is enough (no data.num_classes)."""
+    import shutil
+
+    import torch
+
+    from dff.cli import main
+
+    footage = tmp_path / "footage"
+    shutil.copytree(sorted((synthetic_root / "train").iterdir())[0] / "frames", footage / "cam")
+    cfg = tmp_path / "distill.yaml"
+    cfg.write_text((tiny_run / "config.yaml").read_text().replace("num_classes: null", "num_classes: 3"))
+    assert "num_classes: 3" in cfg.read_text()
+    assert main(["train", str(cfg), "--work-dir", str(tmp_path / "run"), "data.dataset=video", f"data.root={footage}",
+                 "data.num_classes=null", "data.split_mode=temporal", "train.objective=distill", "train.iters=2",
+                 "train.val_every=0", f"model.load_from={tiny_run / 'best.pt'}", "--device", "cpu"]) == 0, \
+        capsys.readouterr().err
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert ckpt["class_names"] == ["class0", "class1", "class2"] and ckpt["num_classes"] == 3
