@@ -81,12 +81,13 @@ def cmd_eval(args) -> None:
 
 
 def _check_json(args, data_root: str | None = None) -> None:
-    """--json PATH: refused before any work when it exists (without --overwrite), is a folder, or
-    is one of the command's inputs (its config, checkpoint, and the data it reads)."""
-    from .data.outputs import check_file
+    """--json PATH: refused before any work when it exists (without --overwrite; with it, when it
+    is no JSON file), is a folder, or is one of the command's inputs (its config, checkpoint, and
+    the data it reads)."""
+    from .data.outputs import check_file, is_json
     if args.json:
         check_file(args.json, args.overwrite, {"config": args.config, "checkpoint": getattr(args, "checkpoint", None),
-                                               "data": data_root})
+                                               "data": data_root}, kind=("JSON", is_json))
 
 
 def _write_json(args, res: dict) -> None:

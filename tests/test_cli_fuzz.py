@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -150,3 +150,64 @@ def test_wrong_labels_end_in_a_report_or_one_line(tiny_run, synthetic_root, kind
         else:  # eval reads the val split alone: a wrong val label stops it
             assert_clean_outcome(rc, err, label, before, root, tiny_run)
             assert rc == (1 if split == "val" and kind != "missing" else 0), err
+
+
+@pytest.fixture(scope="module")
+def own_inputs(tiny_run, synthetic_root, tmp_path_factory) -> Path:
+    """A copy of the tiny run and its data, and links to them, for commands aimed at their inputs."""
+    home = tmp_path_factory.mktemp("inputs")
+    shutil.copytree(synthetic_root, home / "set")
+    shutil.copytree(tiny_run, home / "run")
+    (home / "links").mkdir()
+    return home
+
+
+WRITERS = {  # command -> its arguments with the output at T (every one with --overwrite where it has one)
+    "eval": ["eval", "--checkpoint", "K", "--motion-bins", "none", "--no-consistency", "--json", "T", "--overwrite"],
+    "bench": ["bench", "--checkpoint", "K", "--size", "32x32", "--reps", "1", "--key-intervals", "2", "--json", "T",
+              "--overwrite"],
+    "infer": ["infer", "--checkpoint", "K", "--input", "FRAMES", "--output", "T", "--codec", "mp4v", "--overwrite"],
+    "infer-labels": ["infer", "--checkpoint", "K", "--input", "FRAMES", "--output", "T", "--mode", "labels",
+                     "--overwrite"],
+    "export": ["export", "--checkpoint", "K", "--out", "T", "--overwrite"],
+    "tradeoff": ["tradeoff", "--checkpoint", "K", "--sizes", "32", "--key-intervals", "1", "--flows", "zero",
+                 "--out", "T", "--overwrite"],
+    "train": ["train", "CONFIG", "--work-dir", "T", "--overwrite", "train.iters=1"],
+}
+READS_DATA = {"eval", "tradeoff", "train"}  # bench, export and infer may write beside the data they never read
+
+
+@settings(FUZZ, max_examples=24)
+@given(command=st.sampled_from(sorted(WRITERS)), target=st.sampled_from(
+    ["label", "frame", "frames", "clip", "root", "checkpoint", "config", "in-frames", "in-root"]),
+       via=st.sampled_from(["path", "link", "parent"]))
+def test_an_output_aimed_at_an_input_is_refused_in_one_line_and_nothing_changes(own_inputs, command, target, via,
+                                                                                  capfd):
+    """Outputs onto inputs, the whole family: any writing command, any of its inputs (data files
+    and folders, checkpoint, config) reached by its path, through a link or as the parent folder."""
+    home = own_inputs
+    clip = sorted((home / "set" / "val").iterdir())[0]
+    where = {"label": clip / "labels" / "00000.png", "frame": clip / "frames" / "00001.png", "frames": clip / "frames",
+             "clip": clip, "root": home / "set", "checkpoint": home / "run" / "best.pt",
+             "config": home / "run" / "config.yaml", "in-frames": clip / "frames" / "new",
+             "in-root": home / "set" / "new"}[target]
+    if target.startswith("in-"):
+        assume(command in READS_DATA or (command.startswith("infer") and target == "in-frames"))
+    if via == "link":
+        link = home / "links" / f"{command}-{target}"
+        if not link.is_symlink():
+            link.symlink_to(where)
+        where = link / "new" if target.startswith("in-") else link
+    elif via == "parent":
+        where = where.parent
+    args = [{"K": str(home / "run" / "best.pt"), "T": str(where), "FRAMES": str(clip / "frames"),
+             "CONFIG": str(home / "run" / "config.yaml")}.get(a, a) for a in WRITERS[command]]
+    before = snapshot(home / "set", home / "run")
+    event(f"{command} onto {target} by {via}")
+    capfd.readouterr()
+    rc = main([*args, f"data.root={home / 'set'}", "--device", "cpu"])
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip() and not PROGRESS.match(line)]
+    assert rc == 1 and len(lines) == 1 and ": error: " in lines[0] and "Traceback" not in err, err
+    assert snapshot(home / "set", home / "run") == before
+    assert not (where.name == "new" and where.exists()), f"{where} written"

@@ -6,6 +6,7 @@ Checks run before any work, so a refusal costs seconds, not a finished evaluatio
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -82,14 +83,28 @@ def refuse_inputs(output: str | os.PathLike, inputs: dict) -> None:
             raise FileExistsError(f"{output}: is or overlaps the {what} ({path}); dff never writes onto its inputs")
 
 
-def check_file(path: str | os.PathLike, overwrite: bool, inputs: dict | None = None) -> None:
-    """An output file path dff may write: not an input, not a folder, not existing unless overwrite."""
+def is_json(path: Path) -> bool:
+    """A file holding one JSON document (what dff's --json outputs are; they are far under 64 MB)."""
+    try:
+        if path.stat().st_size > 1 << 26:
+            return False
+        json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return True
+
+
+def check_file(path: str | os.PathLike, overwrite: bool, inputs: dict | None = None, kind=None) -> None:
+    """An output file path dff may write: not an input, not a folder, not existing unless overwrite;
+    kind: (name, test), e.g. ("JSON", is_json): only a file passing test is replaced."""
     refuse_inputs(path, inputs or {})
     p = Path(path)
     if p.is_dir():
         raise FileExistsError(f"{p}: is a folder; give a file path")
     if p.exists() and not overwrite:
         raise FileExistsError(f"{p}: already exists; pass --overwrite to replace it")
+    if p.exists() and kind is not None and not kind[1](p):
+        raise FileExistsError(f"{p}: is not a {kind[0]} file; --overwrite replaces only an earlier output")
 
 
 def remove_stale_temps(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
@@ -116,6 +131,12 @@ def prepare_run_dir(work_dir: str | os.PathLike, resume, overwrite: bool, inputs
     work_dir = Path(work_dir)
     if work_dir.exists() and not work_dir.is_dir():
         raise FileExistsError(f"{work_dir}: exists and is not a folder")
+    listed = [(what, path) for what, paths in (inputs or {}).items()
+              for path in ([paths] if isinstance(paths, (str, os.PathLike)) else paths or ())]
+    for what, path in listed:
+        if Path(path).is_dir() and _inside(work_dir.resolve(), Path(path).resolve()):
+            raise FileExistsError(f"{work_dir}: lies in the {what} this run reads ({path}); dff never writes "
+                                  "into its inputs")
     if not work_dir.exists() or not any(work_dir.iterdir()):
         return
     if not resume and not overwrite:
@@ -130,12 +151,10 @@ def prepare_run_dir(work_dir: str | os.PathLike, resume, overwrite: bool, inputs
         if stale:
             print(f"{work_dir}: removed {len(stale)} temp file(s) of an interrupted run ({stale[0].name}, ...)")
         return
-    folder = work_dir.resolve()
-    for what, paths in (inputs or {}).items():
-        for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths or ():
-            if _inside(Path(path).resolve(), folder):
-                raise FileExistsError(f"{work_dir}: holds the {what} this run reads ({path}); --overwrite would "
-                                      "remove it: not replacing the folder")
+    for what, path in listed:
+        if _inside(Path(path).resolve(), work_dir.resolve()):
+            raise FileExistsError(f"{work_dir}: holds the {what} this run reads ({path}); --overwrite would "
+                                  "remove it: not replacing the folder")
     shutil.rmtree(work_dir)
 
 

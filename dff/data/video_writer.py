@@ -23,6 +23,7 @@ CODECS = ("h264", "mp4v")
 # x264's speed / size trade-off, fastest first; ultrafast by default: at 960 x 540 it costs a
 # quarter of veryfast's CPU (which slowed `dff infer` by a quarter on 2 cores) for ~2.3x the bytes
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi")  # containers that hold both codecs
 _FASTSTART = (".mp4", ".mov", ".m4v")  # muxers that can put the index first (stream while loading)
 
 
@@ -162,6 +163,9 @@ class VideoWriter(CommitOnExit):
         """Refuse to clobber an existing file unless overwrite was requested."""
         if self.path.is_dir():
             raise IsADirectoryError(f"{self.path}: is a folder; give a video file path (.mp4)")
+        if self.path.suffix and self.path.suffix.lower() not in VIDEO_SUFFIXES:  # an image, say: no container
+            raise ValueError(f"{self.path}: {self.path.suffix} is not a video file name; give one of "
+                             f"{', '.join(VIDEO_SUFFIXES)}")
         if self.path.exists() and not self.overwrite:
             raise FileExistsError(f"{self.path}: already exists; pass --overwrite to replace it")
 

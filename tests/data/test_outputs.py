@@ -30,6 +30,18 @@ def test_check_file_and_refuse_inputs(tmp_path):
     refuse_inputs(tmp_path / "labels", {"input": tmp_path / "frames", "webcam": 0, "none": None})
 
 
+def test_overwrite_of_a_json_output_replaces_only_a_json_file(tmp_path):
+    from dff.data.outputs import is_json
+    earlier, label = tmp_path / "e.json", tmp_path / "00000.png"
+    earlier.write_text('{"mean_miou": 0.5}')
+    label.write_bytes(b"\x89PNG\r\n\x1a\n")
+    check_file(earlier, overwrite=True, kind=("JSON", is_json))
+    for other in (label, tmp_path / "config.yaml"):
+        other.exists() or other.write_text("model:\n  backbone: resnet18\n")
+        with pytest.raises(FileExistsError, match="is not a JSON file; --overwrite replaces only an earlier output"):
+            check_file(other, overwrite=True, kind=("JSON", is_json))
+
+
 def test_prepare_run_dir(tmp_path):
     run = tmp_path / "run"
     prepare_run_dir(run, resume=None, overwrite=False)  # absent
@@ -72,9 +84,9 @@ def test_json_never_replaces_a_file_unasked_nor_an_input(tiny_run, tmp_path, cap
         assert "dff never writes onto its inputs" in capsys.readouterr().err
     assert _digest(ckpt) == digest
     out = tmp_path / "e.json"
-    out.write_text("mine")
+    out.write_text('"mine"')  # an earlier JSON output (--overwrite replaces no other kind of file)
     assert main(base + ["--json", str(out)]) == 1
-    assert "e.json: already exists; pass --overwrite" in capsys.readouterr().err and out.read_text() == "mine"
+    assert "e.json: already exists; pass --overwrite" in capsys.readouterr().err and out.read_text() == '"mine"'
     assert main(base + ["--json", str(out), "--overwrite"]) == 0
     assert "mean_miou" in json.loads(out.read_text())
     assert main(["bench", cfg, "--size", "32x32", "--reps", "1", "--key-intervals", "2", "--json", str(out)]) == 1
@@ -206,6 +218,9 @@ def test_train_overwrite_never_removes_what_the_run_reads(tiny_run, tiny_cfg, tm
         err = capsys.readouterr().err
         assert "this run reads" in err and "not replacing the folder" in err and len(err.strip().splitlines()) == 1
     assert sorted(p.relative_to(run) for p in run.rglob("*")) == files
+    inside = Path(tiny_cfg["data"]["root"]) / "val" / "runs"
+    assert main(["train", str(tiny_run / "config.yaml"), "--work-dir", str(inside), "--device", "cpu"]) == 1
+    assert "lies in the data this run reads" in capsys.readouterr().err and not inside.exists()
 
 
 def test_resume_in_a_folder_dff_did_not_write_touches_none_of_its_files(tiny_run, tmp_path, capsys):

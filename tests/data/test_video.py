@@ -444,3 +444,12 @@ def test_real_videos_cut_in_half_are_truncated(tmp_path: Path, name: str) -> Non
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(VideoTruncatedError, match=rf"{name}: truncated, \d+ frames decoded"):
         count_frames(path)
+
+
+def test_a_video_output_named_as_another_kind_of_file_is_refused_before_writing(tmp_path: Path) -> None:
+    label = tmp_path / "00000.png"
+    label.write_bytes(b"a label of the dataset")
+    for path in (label, tmp_path / "eval.json"):
+        with pytest.raises(ValueError, match=rf"{path.name}: {path.suffix} is not a video file name; give one of .mp4"):
+            VideoWriter(path, 10, (H, W), overwrite=True, codec="mp4v")
+    assert label.read_bytes() == b"a label of the dataset" and sorted(tmp_path.iterdir()) == [label]
