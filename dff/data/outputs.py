@@ -123,6 +123,17 @@ def remove_stale_temps(folder: str | os.PathLike, name: str | None = None) -> li
     return stale
 
 
+RESUMING = "resuming in it (to start from a checkpoint there: --resume PATH and a new --work-dir)"
+
+
+def refuse_foreign_run_dir(work_dir: str | os.PathLike, doing: str = "writing into it") -> None:
+    """FileExistsError unless work_dir is new, empty or a folder dff wrote (`is_ours`): a run never
+    writes, prunes or sweeps temps in someone else's folder."""
+    work_dir = Path(work_dir)
+    if work_dir.is_dir() and any(work_dir.iterdir()) and not is_ours(work_dir):
+        raise FileExistsError(f"{work_dir}: is not a dff run folder (no {MARKER}); not {doing}")
+
+
 def prepare_run_dir(work_dir: str | os.PathLike, resume, overwrite: bool, inputs: dict | None = None) -> None:
     """A run folder `dff train` may write into: new or empty; with --resume, one dff wrote (temp
     files of a killed run in it are removed); with --overwrite, an earlier dff run, removed
@@ -142,10 +153,7 @@ def prepare_run_dir(work_dir: str | os.PathLike, resume, overwrite: bool, inputs
     if not resume and not overwrite:
         raise FileExistsError(f"{work_dir}: holds an earlier run; continue it with --resume auto, or start "
                               "afresh with --overwrite (removes that run's files)")
-    if not is_ours(work_dir):
-        raise FileExistsError(f"{work_dir}: is not a dff run folder (no {MARKER}); not "
-                              + ("resuming in it (to start from a checkpoint there: --resume PATH and a new "
-                                 "--work-dir)" if resume else "replacing it"))
+    refuse_foreign_run_dir(work_dir, RESUMING if resume else "replacing it")
     if resume:
         stale = remove_stale_temps(work_dir)
         if stale:

@@ -94,7 +94,7 @@ def test_one_serialisation_written_to_several_paths_and_pruned(tmp_path):
     for it in (2, 4, 6, 8, 10):
         save_checkpoint({"model": {}, "iteration": it}, tmp_path / "last.pt", tmp_path / f"ckpt_{it:06d}.pt")
     assert (tmp_path / "last.pt").read_bytes() == (tmp_path / "ckpt_000010.pt").read_bytes()
-    KeptCheckpoints(tmp_path, 2, inherited=True).prune()
+    KeptCheckpoints(tmp_path, 2).prune()
     assert [p.name for p in kept_checkpoints(tmp_path)] == ["ckpt_000008.pt", "ckpt_000010.pt"]
     # a crash between the two writes: the ckpt file is newer than last.pt
     save_checkpoint({"model": {}, "iteration": 12}, tmp_path / "ckpt_000012.pt")
@@ -102,23 +102,30 @@ def test_one_serialisation_written_to_several_paths_and_pruned(tmp_path):
     (tmp_path / "ckpt_000012.pt").write_bytes(b"PK\x03\x04 truncated")
     with pytest.warns(UserWarning, match="skipping .*ckpt_000012.pt"):
         assert find_resume(tmp_path) == tmp_path / "last.pt"
-    KeptCheckpoints(tmp_path, 0, inherited=True).prune()
+    KeptCheckpoints(tmp_path, 0).prune()
     assert kept_checkpoints(tmp_path) == [] and find_resume(tmp_path) == tmp_path / "last.pt"
     assert find_resume(tmp_path / "empty") is None
 
 
-def test_pruning_deletes_only_the_runs_own_checkpoints(tmp_path):
+def test_training_never_prunes_or_writes_in_a_folder_dff_did_not_write(tiny_cfg, tmp_path):
+    """train() itself (the Python API skips the CLI's checks) refuses a foreign folder, resumed in
+    or not: its ckpt_*.pt and temp files are never pruned, nothing is written there."""
+    from dff.engine.train import train
     from dff.engine.train.resume import KeptCheckpoints, kept_checkpoints
 
     (tmp_path / "ckpt_000001.pt").write_bytes(b"the user's own file")
-    kept = KeptCheckpoints(tmp_path, 1, inherited=False)  # a folder dff did not write
-    for it in (2, 4, 6):
-        save_checkpoint({"model": {}, "iteration": it}, tmp_path / "last.pt", *kept.paths(it))
-        kept.prune()
-    assert [p.name for p in kept_checkpoints(tmp_path)] == ["ckpt_000001.pt", "ckpt_000006.pt"]
+    (tmp_path / ".notes.tmp").write_text("mine")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for resume in ("auto", None):
+        with pytest.raises(FileExistsError, match="is not a dff run folder"):
+            train({**tiny_cfg, "train": {**tiny_cfg["train"], "keep_last": 1}}, tmp_path, device="cpu",
+                  progress=False, resume=resume)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert (tmp_path / "ckpt_000001.pt").read_bytes() == b"the user's own file"
-    resumed = KeptCheckpoints(tmp_path, 1, inherited=True)  # dff's folder: what it holds is the run's
-    save_checkpoint({"model": {}, "iteration": 8}, tmp_path / "last.pt", *resumed.paths(8))
-    resumed.prune()
-    assert [p.name for p in kept_checkpoints(tmp_path)] == ["ckpt_000008.pt"]
-    assert KeptCheckpoints(tmp_path, 0, inherited=True).paths(10) == []
+    run = tmp_path / "run"  # dff's folder: what it holds is the run's
+    kept = KeptCheckpoints(run, 1)
+    for it in (2, 4):
+        save_checkpoint({"model": {}, "iteration": it}, run / "last.pt", *kept.paths(it))
+        kept.prune()
+    assert [p.name for p in kept_checkpoints(run)] == ["ckpt_000004.pt"]
+    assert KeptCheckpoints(run, 0).paths(10) == []

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ...config import ConfigError, save_config
 from ...config import validate as check_config
 from ...data.flow_pairs import FlowPairDataset, read_ground_truth
-from ...data.outputs import is_ours, mark
+from ...data.outputs import RESUMING, mark, refuse_foreign_run_dir
 from ...data.pairs import PairDataset
 from ..builders import classes_of, load_split, model_from_config, num_classes_of
 from ..checkpoint import describe, load_checkpoint, load_weights, save_checkpoint
@@ -108,6 +108,7 @@ def train(cfg: dict, work_dir: str | Path, device: str = "auto", progress: bool 
 def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -> dict:
     """train() inside the process group."""
     cfg = check_config(cfg)  # a config built in code is checked as a file is, before anything is written
+    refuse_foreign_run_dir(work_dir, RESUMING if resume else "writing into it")
     tc, k, dev = cfg["train"], cfg["model"]["key_interval"], ctx.device
     resume_from = resolve_resume(resume, work_dir)  # a missing PATH fails before data decoding
     seed_everything(tc["seed"] + ctx.rank)  # rank 0 initialises the model (DDP broadcasts it)
@@ -139,12 +140,10 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
                                        ctx.rank, ctx.world_size)
         if ctx.main:
             print(f"resumed from {resume_from} at iteration {start}")
-    ours = not work_dir.is_dir() or not any(work_dir.iterdir()) or is_ours(work_dir)  # before this run writes
-    kept = KeptCheckpoints(work_dir, tc["keep_last"], inherited=ours)
+    kept = KeptCheckpoints(work_dir, tc["keep_last"])
     if ctx.main:
         work_dir.mkdir(parents=True, exist_ok=True)
-        if ours:  # a foreign folder resumed in stays foreign: --overwrite will not remove it
-            mark(work_dir)  # what `dff train --overwrite` may replace
+        mark(work_dir)  # what `dff train --overwrite` may replace
         save_config(cfg, work_dir / "config.yaml")
         if loaded is not None:
             (work_dir / "load_from.json").write_text(json.dumps(loaded, indent=1))

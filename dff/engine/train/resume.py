@@ -43,28 +43,21 @@ def kept_checkpoints(work_dir: str | Path) -> list[Path]:
 
 
 class KeptCheckpoints:
-    """The newest `keep` ckpt_<iteration>.pt files of a run, older ones deleted. Only the run's
-    own are ever deleted: those written here, and those already in work_dir when dff wrote the
-    folder (`inherited`; a folder dff did not write keeps every file of its own)."""
+    """The newest `keep` ckpt_<iteration>.pt files of a run (a folder dff wrote: train refuses any
+    other), older ones deleted."""
 
-    def __init__(self, work_dir: str | Path, keep: int, inherited: bool) -> None:
+    def __init__(self, work_dir: str | Path, keep: int) -> None:
         self.work_dir, self.keep = Path(work_dir), keep
-        self.own = set(kept_checkpoints(work_dir)) if inherited else set()
 
     def paths(self, iteration: int) -> list[Path]:
-        """Where iteration's checkpoint is kept ([] when keep is 0); counted as the run's own."""
-        if not self.keep:
-            return []
-        path = self.work_dir / f"ckpt_{iteration:06d}.pt"
-        self.own.add(path)
-        return [path]
+        """Where iteration's checkpoint is kept ([] when keep is 0)."""
+        return [self.work_dir / f"ckpt_{iteration:06d}.pt"] if self.keep else []
 
     def prune(self) -> None:
-        """Delete the run's own checkpoints but the newest `keep`."""
-        own = [p for p in kept_checkpoints(self.work_dir) if p in self.own]
-        for p in own[:max(0, len(own) - self.keep)]:
+        """Delete the checkpoints but the newest `keep`."""
+        kept = kept_checkpoints(self.work_dir)
+        for p in kept[:max(0, len(kept) - self.keep)]:
             p.unlink(missing_ok=True)
-            self.own.discard(p)
 
 
 def find_resume(work_dir: str | Path) -> Path | None:
