@@ -50,14 +50,15 @@ def cmd_eval(args) -> None:
                                   select_device)
     from .engine.consistency import FlowWarps
     from .engine.evaluate import check_distances, evaluate, evaluate_consistency, evaluate_stream, format_table
-    from .engine.policies import build_policy
+    from .inference.policies import build_policy
+    from .models import layout
     cfg, ckpt = _run_config(args)
     _check_json(args, cfg["data"]["root"])
     dev = select_device(args.device)
     if cfg["train"]["objective"] == "flow":
         return _eval_flow(args, cfg, dev, ckpt)
     model, ckpt = load_trained(cfg, args.checkpoint, dev, ckpt)
-    model.key_channels_last()  # as dff infer runs it (VideoSegmenter)
+    layout.key_channels_last(model)  # as dff infer runs it (VideoSegmenter)
     k, n = args.key_interval or cfg["model"]["key_interval"], int(ckpt["num_classes"])
     check_classes(cfg, n)
     store = load_split(cfg, "val")
@@ -194,9 +195,9 @@ def _opset(text: str) -> int:
 
 
 def cmd_infer(args) -> None:
-    from .data.outputs import refuse_inputs
-    from .engine.infer import infer_video
-    from .engine.pipeline import tune_malloc
+    from .inference.options import InferOptions
+    from .inference.tuning import tune_malloc
+    from .inference.video import infer_video
     tune_malloc()  # no page faults per frame, RSS flat with the pipeline's threads
     single, batch = (args.input, args.output), (args.input_list, args.output_dir)
     if not ((all(single) and not any(batch)) or (all(batch) and not any(single))):
@@ -204,33 +205,27 @@ def cmd_infer(args) -> None:
     if (args.backend == "onnxruntime") != (args.onnx is not None):
         raise ValueError("--backend onnxruntime and --onnx DIR (a `dff export` folder) go together")
     cfg, ckpt = _run_config(args) if args.backend == "torch" else (None, None)
+    opts = InferOptions(mode=args.mode, alpha=args.alpha, palette=args.palette, codec=args.codec, preset=args.preset,
+                        key_interval=args.key_interval, overwrite=args.overwrite,
+                        allow_truncated=args.allow_truncated, show_flow=args.show_flow, threads=args.threads,
+                        realtime=args.realtime, device=args.device, onnx=args.onnx, config=args.config)
     if args.input_list:
-        return _infer_list(args, cfg, ckpt)
+        return _infer_list(args, cfg, ckpt, opts)
     # A bare number is a webcam index unless a file of that name exists.
     source = int(args.input) if args.input.isdigit() and not Path(args.input).exists() else args.input
-    refuse_inputs(args.output, {"config": args.config})  # infer_video checks the input and checkpoint
-    res = infer_video(cfg, args.checkpoint, source, args.output, key_interval=args.key_interval, ckpt=ckpt, onnx=args.onnx,
-                      overwrite=args.overwrite, device=args.device, alpha=args.alpha,
-                      show_flow=args.show_flow, mode=args.mode, palette=args.palette,
-                      codec=args.codec, preset=args.preset, allow_truncated=args.allow_truncated, threads=args.threads,
-                      realtime=args.realtime)
+    res = infer_video(cfg, args.checkpoint, source, args.output, opts, ckpt)
     dropped = f", {res['frames_dropped']} dropped while the model was busy" if args.realtime else ""
     print(f"{res['frames_written']} frames ({res['frames_decoded']} decoded{dropped}) -> {res['output']} "
           f"({res['mode']}, {res['palette']} palette); {res['fps_processed']:.2f} frames/s")
 
 
-def _infer_list(args, cfg: dict | None, ckpt: dict | None) -> int:
+def _infer_list(args, cfg: dict | None, ckpt: dict | None, opts) -> int:
     """dff infer --input-list FILE --output-dir DIR (torchrun: each process its share)."""
-    from .data.outputs import refuse_inputs
-    from .engine.batch import infer_list
+    from .inference.many import run_list
     if args.show_flow or args.overwrite:
         raise ValueError("--input-list runs resume: existing outputs are kept (no --overwrite), and "
                          "--show-flow is for single videos")
-    refuse_inputs(args.output_dir, {"config": args.config, "checkpoint": args.checkpoint, "onnx": args.onnx,
-                                    "input list": args.input_list})
-    res = infer_list(cfg, args.checkpoint, args.input_list, args.output_dir, mode=args.mode, device=args.device,
-                     key_interval=args.key_interval, alpha=args.alpha, palette=args.palette, codec=args.codec,
-                     preset=args.preset, allow_truncated=args.allow_truncated, ckpt=ckpt, onnx=args.onnx)
+    res = run_list(cfg, args.checkpoint, args.input_list, args.output_dir, opts, ckpt)
     if res:  # rank 0
         print(f"{res['videos']} videos: {res['done']} segmented ({res['earlier']} by an earlier run), "
               f"{res['skipped']} already there, {res['failed']} failed; {res['manifest']}")
@@ -242,9 +237,8 @@ def cmd_export(args) -> None:
     from .engine.export import export_checkpoint
     cfg, ckpt = _run_config(args)
     model, ckpt = load_trained(cfg, args.checkpoint, select_device("cpu"), ckpt)
-    names, palette = classes_of(cfg, model)
-    info = export_checkpoint(model, cfg, args.checkpoint, int(ckpt["num_classes"]), names, palette, args.out,
-                             args.size, args.opset, args.overwrite)
+    info = export_checkpoint(model, cfg, args.checkpoint, classes_of(cfg, model), args.out, args.size, args.opset,
+                             args.overwrite)
     flow = "the flow an input (computed outside: OpenCV DIS)" if info["flow_input"] else "its flow network inside"
     print(f"wrote {args.out}: key.onnx, propagate.onnx ({flow}), export.json; frames "
           f"{info['size'][0]}x{info['size'][1]}, opset {info['opset']}")
@@ -252,7 +246,7 @@ def cmd_export(args) -> None:
 
 def cmd_bench(args) -> None:
     from .engine.bench import bench, format_bench
-    from .engine.pipeline import tune_malloc
+    from .inference.tuning import tune_malloc
     tune_malloc()  # the allocator `dff infer` runs the model with, so that the two compare
     cfg = _run_config(args)[0]
     _check_json(args)
@@ -263,7 +257,7 @@ def cmd_bench(args) -> None:
 
 def cmd_tradeoff(args) -> None:
     from .engine.builders import select_device
-    from .engine.pipeline import tune_malloc
+    from .inference.tuning import tune_malloc
     from .engine.tradeoff import Tradeoff, TradeoffOptions
     from .engine.tradeoff_report import check_out, conclude, machine, to_markdown, write_report
     tune_malloc()  # the allocator `dff infer` runs the model with
@@ -340,10 +334,8 @@ def _common(p: argparse.ArgumentParser, checkpoint: bool = False) -> None:
                                             "complete pretrained model (configs/pretrained/)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="dff", description="Video segmentation by deep feature flow.")
-    sub = ap.add_subparsers(dest="command", required=True)
-
+def _add_train(sub) -> None:
+    """`dff train`."""
     p = sub.add_parser("train", help="train a model")
     _common(p)
     p.add_argument("--work-dir", help="run directory (default runs/<config name>)")
@@ -355,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start afresh in a work dir that holds an earlier run, removing that run's files")
     p.set_defaults(fn=cmd_train)
 
+
+def _add_eval(sub) -> None:
+    """`dff eval`."""
     p = sub.add_parser("eval", help="mIoU per key-frame distance on the val split")
     _common(p, checkpoint=True)
     p.add_argument("--key-interval", type=_int_at_least(1), help="K: distances 0..K-1 (default model.key_interval)")
@@ -373,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(VC_8 and VC_16 against the labels, TC along DIS flow)")
     p.set_defaults(fn=cmd_eval)
 
+
+def _add_infer(sub) -> None:
+    """`dff infer`."""
     p = sub.add_parser("infer", help="segment a video, frame folder, webcam or stream URL into a video or label PNGs")
     _common(p, checkpoint=True)
     p.add_argument("--input", help="video file, frame folder, glob, webcam index or stream URL (rtsp://, http://)")
@@ -410,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "on a CPU of its own)")
     p.set_defaults(fn=cmd_infer)
 
+
+def _add_export(sub) -> None:
+    """`dff export`."""
     p = sub.add_parser("export", help="a trained model as ONNX graphs: key.onnx, propagate.onnx, export.json")
     _common(p, checkpoint=True)
     p.add_argument("--out", required=True, help="output folder")
@@ -420,6 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an export folder dff wrote")
     p.set_defaults(fn=cmd_export)
 
+
+def _add_bench(sub) -> None:
+    """`dff bench`."""
     p = sub.add_parser("bench", help="per-module latency and throughput of per-frame vs DFF")
     _common(p, checkpoint=True)
     p.add_argument("--size", type=_size, default=(512, 1024), help="input HxW (default 512x1024)")
@@ -429,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.set_defaults(fn=cmd_bench)
 
+
+def _add_tradeoff(sub) -> None:
+    """`dff tradeoff`."""
     p = sub.add_parser("tradeoff", help="every size x key interval x flow on the accuracy-throughput plane against "
                                         "per-frame at every size")
     _common(p, checkpoint=True)
@@ -448,12 +455,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace the four files of an earlier tradeoff in --out")
     p.set_defaults(fn=cmd_tradeoff)
 
+
+def _add_demo(sub) -> None:
+    """`dff demo`."""
     p = sub.add_parser("demo", help="synthetic data -> train -> eval -> segmentation video")
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--iters", type=_int_at_least(1), default=None, help="training iterations (default: the demo config's)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier demo in --out")
     p.set_defaults(fn=cmd_demo)
 
+
+def _add_make_synthetic(sub) -> None:
+    """`dff make-synthetic`."""
     p = sub.add_parser("make-synthetic", help="write a synthetic labelled video set")
     p.add_argument("--out", required=True)
     p.add_argument("--train", type=_int_at_least(1), default=6, help="training sequences")
@@ -469,14 +482,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(fn=cmd_make_synthetic)
 
+
+def _add_check_data(sub) -> None:
+    """`dff check-data`."""
     p = sub.add_parser("check-data", help="frame/label counts, label values and problems of a dataset")
     p.usage = "%(prog)s CONFIG [key=value ...]"
     p.add_argument("config", help="YAML config file")
     p.set_defaults(fn=cmd_check_data)
 
+
+def _add_config(sub) -> None:
+    """`dff config`."""
     p = sub.add_parser("config", help="every config key with its default and meaning")
     p.add_argument("--markdown", action="store_true", help="as the markdown table of docs/config.md")
     p.set_defaults(fn=cmd_config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="dff", description="Video segmentation by deep feature flow.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_eval(sub)
+    _add_infer(sub)
+    _add_export(sub)
+    _add_bench(sub)
+    _add_tradeoff(sub)
+    _add_demo(sub)
+    _add_make_synthetic(sub)
+    _add_check_data(sub)
+    _add_config(sub)
     return ap
 
 

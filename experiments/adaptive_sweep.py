@@ -11,7 +11,7 @@ import json
 from dff.config import load_config
 from dff.engine.builders import attach_ground_truth_flow, load_split, load_trained, select_device
 from dff.engine.evaluate import evaluate_stream
-from dff.engine.policies import FixedPolicy
+from dff.inference.policies import FixedPolicy
 from experiments.policies import SIGNALS, AdaptivePolicy
 
 

@@ -25,7 +25,7 @@ import torch
 
 from dff.config import load_config
 from dff.engine.builders import load_split
-from dff.engine.policies import FixedPolicy
+from dff.inference.policies import FixedPolicy
 from experiments.key_placement_bound import miou, read_tables, score, wrong
 from experiments.policies import AdaptivePolicy
 

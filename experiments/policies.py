@@ -1,4 +1,4 @@
-"""Research key-frame policies, behind dff's policy interface (dff/engine/policies.py).
+"""Research key-frame policies, behind dff's policy interface (dff/inference/policies.py).
 
 Neither beat the fixed policy in a way that held up (experiments/README.md): AdaptivePolicy
 never did on DAVIS, and ProbePolicy's win on the shared val clips did not carry over to unseen
@@ -11,7 +11,7 @@ import math
 import torch
 
 from dff.engine.metrics import class_map
-from dff.engine.policies import Context, Decision, FixedPolicy
+from dff.inference.policies import Context, Decision, FixedPolicy
 from dff.models.flow import DISFlow
 from dff.ops import flow_warp, resize_flow
 
@@ -66,7 +66,8 @@ class AdaptivePolicy:
                  max_budget: float = 2.0, signal: str = "flow"):
         if signal not in SIGNALS:
             raise ValueError(f"unknown adaptive key signal {signal!r}; valid: {', '.join(SIGNALS)}")
-        self.rate, self.threshold, self.signal = 1.0 / key_interval, threshold, signal
+        self.key_interval, self.rate = key_interval, 1.0 / key_interval
+        self.threshold, self.signal = threshold, signal
         self.min_budget, self.max_budget = min_budget, max_budget
         self.budget = 0.0
 

@@ -4,7 +4,7 @@ usage: python -m experiments.probe_bench CONFIG [--size 240x427] [--key-interval
            [--reps 15] [--json PATH] [key=value ...]
 A probed frame runs the key network, propagates the held key and scores both segmentations
 (experiments/policies.py). Timed in turns with dff bench's streamed key and propagated steps
-(dff/engine/bench.py), each the median StreamSegmenter step: at key interval k the fixed policy
+(dff/engine/bench.py), each the median StreamRunner step: at key interval k the fixed policy
 runs k frames in t_key + (k-1) t_prop, the probe policy (every probe adopted: margin +inf) in
 t_probe + (k-1) t_prop; both are printed as speedups over the key network on every frame.
 """

@@ -18,7 +18,7 @@ import torch
 from dff.config import load_config
 from dff.engine.builders import attach_ground_truth_flow, load_split, load_trained, select_device
 from dff.engine.evaluate import evaluate_stream
-from dff.engine.policies import FixedPolicy
+from dff.inference.policies import FixedPolicy
 from experiments.key_placement_bound import miou
 from experiments.key_signal_study import bootstrap, unfold
 from experiments.policies import ProbePolicy

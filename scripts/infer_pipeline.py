@@ -4,7 +4,7 @@
         --video ../shared/data/videos/driving-960x540.mp4 --rounds 5 --repeat 9
 
 model-only: the frames decoded and resized to the network's size beforehand, then streamed
-through the model (StreamSegmenter at k) with all torch threads. end to end: `dff infer` (overlay,
+through the model (StreamRunner at k) with all torch threads. end to end: `dff infer` (overlay,
 H.264 at the default preset), its frames/s as it reports them. The two run in turns, --rounds
 times (each first in turn, so that a drift of the machine's speed falls on all):
 on a shared 2-core machine the model alone moves by 20-30% between runs seconds apart, so one
@@ -39,9 +39,10 @@ from dff.data.store import resized_size, shrink
 from dff.data.video import VideoReader
 from dff.data.video_writer import VideoWriter
 from dff.engine.builders import run_config
-from dff.engine import infer as infer_module
-from dff.engine.infer import build_segmenter, infer_video
-from dff.engine.pipeline import tune_malloc
+from dff.inference import tuning
+from dff.inference.options import InferOptions
+from dff.inference.tuning import tune_malloc
+from dff.inference.video import build_segmenter, infer_video
 
 
 def rss_mb() -> float:
@@ -149,20 +150,20 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     cfg, ckpt = run_config(None, args.overrides, args.checkpoint)
     frames = list(VideoReader(args.video))
-    seg = build_segmenter(cfg, args.checkpoint, "cpu", ckpt=ckpt)
+    seg = build_segmenter(cfg, args.checkpoint, InferOptions(device="cpu"), ckpt=ckpt)
     res = {"checkpoint": args.checkpoint, "overrides": args.overrides, "frames": len(frames),
            "size": list(frames[0].shape[:2]), "key_interval": seg.key_interval, "threads": torch.get_num_threads()}
 
     def infer(name: str, codec: str, preset: str | None) -> float:
-        return infer_video(cfg, args.checkpoint, args.video, str(out / f"e2e_{name}.mp4"), overwrite=True,
-                           device="cpu", codec=codec, preset=preset, progress=False, ckpt=ckpt)["fps_processed"]
+        opts = InferOptions(overwrite=True, device="cpu", codec=codec, preset=preset, progress=False)
+        return infer_video(cfg, args.checkpoint, args.video, str(out / f"e2e_{name}.mp4"), opts, ckpt)["fps_processed"]
 
     def unpinned() -> float:
-        split, infer_module.split_cores = infer_module.split_cores, lambda: None
+        split, tuning.split_cores = tuning.split_cores, lambda: None
         try:
             return infer("h264_unpinned", "h264", None)
         finally:
-            infer_module.split_cores = split
+            tuning.split_cores = split
 
     faults, kernel = [], []
 
@@ -205,8 +206,8 @@ def main() -> None:
                 for f in frames:
                     w.write(f)
         samples = []
-        run = while_sampling(lambda: infer_video(cfg, args.checkpoint, str(long), str(out / "long_seg.mp4"),
-                                                 overwrite=True, device="cpu", codec="h264", progress=False, ckpt=ckpt),
+        opts = InferOptions(overwrite=True, device="cpu", codec="h264", progress=False)
+        run = while_sampling(lambda: infer_video(cfg, args.checkpoint, str(long), str(out / "long_seg.mp4"), opts, ckpt),
                              lambda: samples.append((time.perf_counter(), rss_mb())), 0.2)
         t0, t1 = samples[0][0], samples[-1][0]
         base = next(r for t, r in samples if t >= t0 + 0.1 * (t1 - t0))

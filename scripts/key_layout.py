@@ -5,11 +5,11 @@
 
 SOURCE: a dff checkpoint, or torchvision:NAME built with random weights (the cost does not
 depend on them, and nothing is downloaded); overrides are dff.load's (key=value). Two
-VideoSegmenters with the same weights, one as `Segmenter.key_channels_last` leaves it, one with
+VideoSegmenters with the same weights, one as `layout.key_channels_last` leaves it, one with
 the key network put back channels-first (--force: the other channels-last even where the rule
 leaves it), each timed: the key network alone (runs per second on the first frame), model
 only (the frames resized beforehand, streamed through the model; both with all torch threads)
-and end to end (`dff infer`'s segment_video: overlay, H.264); all six in turns, --rounds times
+and end to end (`dff infer`'s run_video: overlay, H.264); all six in turns, --rounds times
 (each first in turn). Prints every round and one JSON line: whether each key network's first
 convolution is channels-last, the medians, channels-last over channels-first for each, and the
 largest difference of a random frame's key logits relative to the largest logit.
@@ -28,8 +28,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dff  # noqa: E402
 from dff.data.video import VideoReader  # noqa: E402
-from dff.engine.infer import segment_video  # noqa: E402
-from dff.engine.pipeline import tune_malloc  # noqa: E402
+from dff.inference.options import InferOptions  # noqa: E402
+from dff.inference.tuning import tune_malloc  # noqa: E402
+from dff.inference.video import run_video  # noqa: E402
 from infer_pipeline import in_turns, model_only_fps  # noqa: E402
 
 
@@ -81,7 +82,8 @@ def main() -> None:
     runs = {"key_only_first": lambda: key_only(first), "key_only_last": lambda: key_only(last),
             "model_only_first": lambda: model_only_fps(first, frames), "model_only_last": lambda: model_only_fps(last, frames)}
     for name, seg in (("infer_first", first), ("infer_last", last)):
-        runs[name] = lambda seg=seg: segment_video(seg, args.video, args.out, overwrite=True, progress=False)["fps_processed"]
+        runs[name] = lambda seg=seg: run_video(seg, args.video, args.out,
+                                               InferOptions(overwrite=True, progress=False))["fps_processed"]
     rounds = in_turns({name: lambda run=run: round(run(), 2) for name, run in runs.items()}, args.rounds,
                       lambda r, so_far: print(r, {k: v[-1] for k, v in so_far.items()}, flush=True))
     med = {k: statistics.median(v) for k, v in rounds.items()}

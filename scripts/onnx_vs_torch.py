@@ -18,8 +18,9 @@ from PIL import Image
 
 from dff.engine.builders import classes_of, load_trained, run_config
 from dff.engine.export import export_checkpoint
-from dff.engine.infer import infer_video
-from dff.engine.onnx_runtime import OnnxSegmenter
+from dff.inference.onnx_model import OnnxModel
+from dff.inference.options import InferOptions
+from dff.inference.video import infer_video
 
 
 def timed_in_turns(fns: dict, reps: int) -> dict:
@@ -40,10 +41,9 @@ def labels_of(folder: Path) -> np.ndarray:
 def check(checkpoint: str, video: str, size: tuple[int, int], out: Path, reps: int) -> dict:
     cfg, ckpt = run_config(None, [], checkpoint)
     model, ckpt = load_trained(cfg, checkpoint, torch.device("cpu"), ckpt)
-    names, palette = classes_of(cfg, model)
     folder = out / Path(checkpoint).parent.name
-    export_checkpoint(model, cfg, checkpoint, int(ckpt["num_classes"]), names, palette, folder, size, overwrite=True)
-    onnx = OnnxSegmenter(folder)
+    export_checkpoint(model, cfg, checkpoint, classes_of(cfg, model), folder, size, overwrite=True)
+    onnx = OnnxModel(folder)
     key, frame = torch.rand(1, 3, *size), torch.rand(1, 3, *size)
     with torch.no_grad():
         state, graph_state = model.key(key), onnx.key(key)
@@ -54,9 +54,9 @@ def check(checkpoint: str, video: str, size: tuple[int, int], out: Path, reps: i
             "onnxruntime propagate": lambda: onnx.propagate(graph_state, frame)}, reps)
     res = {"checkpoint": checkpoint, "size": list(size), "threads": torch.get_num_threads(),
            "ms": {k: round(v * 1000, 2) for k, v in ms.items()}}
-    for backend, kw in (("torch", {}), ("onnxruntime", {"onnx": str(folder)})):
-        run = infer_video(cfg, checkpoint, video, str(out / f"{folder.name}_{backend}"), overwrite=True,
-                          device="cpu", mode="labels", progress=False, ckpt=ckpt, **kw)
+    for backend, onnx_dir in (("torch", None), ("onnxruntime", str(folder))):
+        opts = InferOptions(overwrite=True, device="cpu", mode="labels", progress=False, onnx=onnx_dir)
+        run = infer_video(cfg, checkpoint, video, str(out / f"{folder.name}_{backend}"), opts, ckpt=ckpt)
         res[f"{backend} infer frames/s"] = round(run["fps_processed"], 2)
     a, b = labels_of(out / f"{folder.name}_torch"), labels_of(out / f"{folder.name}_onnxruntime")
     res["frames"], res["label agreement"] = len(a), float((a == b).mean())

@@ -7,7 +7,7 @@ of `dff eval --policy`). The first row is the per-frame reference for the ratios
 Throughput is relative to running the key network on every frame, from the bench's module
 times: a stream with key-frame rate a costs a * t_key + (1 - a) * t_prop per frame; the
 adaptive policy also computes flow on the frames it turns into keys (its signal). The
-"streamed" column does the same with the bench's median StreamSegmenter step times (benches
+"streamed" column does the same with the bench's median StreamRunner step times (benches
 written before those were measured show "-").
 """
 import json

@@ -41,13 +41,13 @@ def test_eval_runs_a_depthwise_key_network_channels_last_with_the_channels_first
     from dff.engine.builders import load_split, load_trained
     from dff.engine.evaluate import evaluate
     from dff.engine.train import train
-    from dff.models.dff import DFFSegmenter
+    from dff.models import layout
     cfg = load_config(None, TINY + [f"data.root={synthetic_root}", "model.backbone=efficientnet_lite0",
                                     "train.iters=1", "train.val_every=0", "train.save_every=1"])
     train(cfg, tmp_path / "run", device="cpu", progress=False)
     ckpt, out = tmp_path / "run" / "last.pt", tmp_path / "e.json"
-    converted, real = [], DFFSegmenter.key_channels_last
-    monkeypatch.setattr(DFFSegmenter, "key_channels_last", lambda self: converted.append(real(self)) or converted[-1])
+    converted, real = [], layout.key_channels_last
+    monkeypatch.setattr(layout, "key_channels_last", lambda model: converted.append(real(model)) or converted[-1])
     assert main(["eval", "--checkpoint", str(ckpt), "--json", str(out), "--device", "cpu"]) == 0
     assert converted == [True]
     model, _ = load_trained(cfg, ckpt, torch.device("cpu"))  # channels-first, as it was built

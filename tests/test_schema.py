@@ -84,7 +84,7 @@ def test_valid_values_pass_and_keep_their_types():
     (schema.OBJECTIVES, "dff.engine.train.objective", "OBJECTIVES"),
     (schema.DATASETS, "dff.data.datasets", "DATASETS"), ("optimizer", "dff.engine.train.optim", "OPTIMIZERS"),
     ("scheduler", "dff.engine.train.optim", "SCHEDULERS"), ("amp", "dff.engine.train.step", "AMP_DTYPES"),
-    ("key_policy", "dff.engine.policies", "POLICIES"), ("dis_preset", "dff.models.flow.dis", "DIS_PRESETS"),
+    ("key_policy", "dff.inference.policies", "POLICIES"), ("dis_preset", "dff.models.flow.dis", "DIS_PRESETS"),
     ("fusion", "dff.models.accel", "FUSIONS"), ("propagation", "dff.models.segmenter", "PROPAGATIONS"),
     ("arch", "dff.models.build", "ARCHS"), (schema.REFINES, "dff.models.refine", "REFINES")])
 def test_the_names_a_yaml_selects_are_those_the_modules_implement(choices, module, name):

@@ -85,11 +85,15 @@ PALETTES = {"voc": voc_palette, "davis": voc_palette, "camvid": camvid_palette,
             "cityscapes": cityscapes_palette, "synthetic": synthetic_palette}
 
 
-def get_palette(name: str) -> np.ndarray:
-    """Palette (n, 3) uint8 by name: voc (= davis), camvid, cityscapes or synthetic."""
+def get_palette(name: str, num_classes: int | None = None) -> np.ndarray:
+    """Palette (n, 3) uint8 by name: voc (= davis), camvid, cityscapes or synthetic; a ValueError
+    when it has fewer colours than num_classes."""
     if name not in PALETTES:
         raise ValueError(f"unknown palette {name!r}; choose from {', '.join(PALETTES)}")
-    return PALETTES[name]()
+    colours = PALETTES[name]()
+    if num_classes is not None and num_classes > len(colours):
+        raise ValueError(f"palette {name} has {len(colours)} colours but the model predicts {num_classes} classes")
+    return colours
 
 
 def png_palette(palette: np.ndarray) -> list[int]:

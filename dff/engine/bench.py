@@ -7,9 +7,10 @@ import time
 import torch
 
 from ..config import merge
+from ..inference.stream import StreamRunner
+from ..models import layout
 from ..models.segmenter import State, upsample
 from .builders import model_from_config, num_classes_of, select_device
-from .stream import StreamSegmenter
 
 
 def synchronizer(device: torch.device):
@@ -34,10 +35,10 @@ def time_in_turns(fns: dict, reps: int, device: torch.device) -> dict:
 
 
 def stream_steps(model, frames: torch.Tensor, device: torch.device, policy=None) -> list[float]:
-    """Wall time of each StreamSegmenter step over frames (T, 3, H, W), exactly as `dff infer`
+    """Wall time of each StreamRunner step over frames (T, 3, H, W), exactly as `dff infer`
     runs them: by default one key frame, then T - 1 propagated ones."""
     sync, times = synchronizer(device), []
-    runner = StreamSegmenter(model, policy or len(frames))
+    runner = StreamRunner(model, policy or len(frames))
     for f in frames:
         t = time.perf_counter()
         runner.step(f[None])
@@ -56,7 +57,7 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
     per-frame runs 1/t_key; r = t_prop / t_key is DFF's non-key/key cost ratio. For Accel the
     non-key frame adds the update branch and the fusion (which includes the head), so
     t_prop = flow + warp + update + fusion. The same throughputs are also measured end to end,
-    from the median time of a StreamSegmenter step on a key frame and on a propagated frame
+    from the median time of a StreamRunner step on a key frame and on a propagated frame
     (stream_fps, relative to a key frame every frame). All timings are taken in turns (rep by
     rep), so the ratios come from the same moments.
     """
@@ -64,7 +65,7 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
     n = num_classes if num_classes is not None else num_classes_of(cfg)
     # random weights: the cost does not depend on them, and no download is needed
     model = model_from_config(merge(cfg, {"model": {"pretrained": None}}), n).to(dev).eval()
-    model.key_channels_last()  # as dff infer runs it (VideoSegmenter)
+    layout.key_channels_last(model)  # as dff infer runs it (VideoSegmenter)
     frame = torch.rand(1, 3, *size, device=dev)
     key = torch.rand(1, 3, *size, device=dev)
     x = model.key_input(key)  # with key_flip, the mirror image too
@@ -82,7 +83,7 @@ def bench(cfg: dict, size: tuple[int, int], key_intervals: list[int], reps: int 
         upd = model.update_output(frame, feat.shape[-2:])
         fns["update"] = lambda: model.update_output(frame, feat.shape[-2:])
         fns["fusion"] = lambda: upsample(model.fuse(feat, upd), size)
-    # End to end: the median StreamSegmenter step on key and on propagated frames (medians per
+    # End to end: the median StreamRunner step on key and on propagated frames (medians per
     # step, because the occasional stall of a shared machine would swamp a whole clip's time).
     # a key and up to 9 propagated steps: the medians need no more, and a huge k must not allocate k frames
     clip = torch.rand(min(max(2, *key_intervals), 10), 3, *size, device=dev)

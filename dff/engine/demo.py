@@ -5,10 +5,12 @@ from importlib import resources
 from pathlib import Path
 
 from ..config import load_config
+from ..data.outputs import mark
 from ..data.synthetic import write_synthetic
+from ..inference.options import InferOptions
+from ..inference.video import infer_video
 from .builders import load_split, load_trained
 from .evaluate import evaluate, format_table, write_json
-from .infer import infer_video
 from .train import train
 
 DEMO_OUTPUTS = ("config.yaml", "best.pt", "last.pt", "eval.json", "segmentation.mp4")
@@ -30,6 +32,7 @@ def run_demo(out: str | Path = "runs/demo", iters: int | None = None, overwrite:
     data_kwargs = {"num_sequences": {"train": 8, "val": 2}, "num_frames": 30, "size": (96, 128),
                    "num_classes": 4, "seed": 0, **(data_kwargs or {})}
     data_root = write_synthetic(out / "data", **data_kwargs)
+    mark(out)  # the demo writes the whole folder, its data included: the run may train there
     overrides = [f"data.root={data_root}"] + ([f"train.iters={iters}"] if iters else [])
     cfg = load_config(demo_config_path(), overrides)
     if overwrite:
@@ -41,7 +44,7 @@ def run_demo(out: str | Path = "runs/demo", iters: int | None = None, overwrite:
     write_json(res, out / "eval.json")
     val_seq = sorted((data_root / "val").iterdir())[0]
     video = infer_video(cfg, out / "best.pt", val_seq / "frames", out / "segmentation.mp4",
-                        overwrite=overwrite, device="cpu", progress=progress)
+                        InferOptions(overwrite=overwrite, device="cpu", progress=progress))
     print(format_table(res))
     print(f"\ndemo outputs in {out}:")
     for name in ("config.yaml", "best.pt", "eval.json", "segmentation.mp4"):

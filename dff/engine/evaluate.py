@@ -9,12 +9,12 @@ from tqdm import tqdm
 
 from ..data.outputs import write_atomic
 from ..data.store import FrameStore, to_float
+from ..inference.segmenter import VideoSegmenter
+from ..inference.stream import StreamRunner
 from ..models.segmenter import upsample
 from .consistency import ConsistencyMeter, FlowWarps
 from .metrics import ConfusionMatrix, class_map
 from .motion import MotionBins
-from .stream import StreamSegmenter
-from .video_segmenter import VideoSegmenter
 
 
 def _subsample(items: list, n: int) -> list:
@@ -47,8 +47,105 @@ def check_distances(store: FrameStore, key_interval: int) -> None:
                          "lower model.key_interval (or --key-interval) or give longer val clips")
 
 
+VC_WINDOWS = (8, 16)  # the video consistency windows scored (VSPW's VC_8 and VC_16)
+
 # evaluate's mIoU results; None when the split has no labelled frame (agreement still works).
 LABEL_KEYS = ("per_frame_miou", "miou_by_distance", "mean_miou", "ratio", "per_class_iou_per_frame", "update_miou")
+
+
+class _Scores:
+    """What evaluate fills: confusion matrices per key distance against the labels and against the
+    teacher (the model's own key output), the update branch alone, and by motion."""
+
+    def __init__(self, model, store: FrameStore, k: int, num_classes: int, ignore_index: int, motion_bins,
+                 against_teacher: bool, device):
+        self.model, self.store, self.k, self.device, self.against_teacher = model, store, k, device, against_teacher
+        self.per_dist = [ConfusionMatrix(num_classes, ignore_index) for _ in range(k)]
+        self.agree = [ConfusionMatrix(num_classes, ignore_index) for _ in range(k)]
+        self.counts, self.agree_counts = [0] * k, [0] * k
+        self.update = ConfusionMatrix(num_classes, ignore_index) if model.has_update_branch else None
+        self.motion = None if motion_bins is None else MotionBins(motion_bins, num_classes, ignore_index,
+                                                                  against_teacher)
+        self.teachers: dict[tuple[int, int], torch.Tensor] = {}  # (clip, frame) -> teacher class map (uint8)
+
+    def frame(self, c: int, i: int) -> torch.Tensor:
+        return to_float(self.store.frames[c][i])[None].to(self.device)
+
+    def teacher(self, c: int, t: int) -> torch.Tensor:
+        if (c, t) not in self.teachers:  # a frame that max_frames left out of the key positions
+            self.teachers[(c, t)] = class_map(self.model.logits(self.model.key(self.frame(c, t)))[0], 0).to(torch.uint8)
+        return self.teachers[(c, t)]
+
+    def scored(self, c: int, t: int) -> bool:
+        return self.against_teacher or t in self.store.labels[c]
+
+    def score(self, c: int, t: int, d: int, logits: torch.Tensor, magnitude: float | None = None) -> None:
+        pred, label = class_map(logits, 0), self.store.labels[c].get(t)
+        truth = self.teacher(c, t) if self.against_teacher else None
+        if label is not None:
+            at_label = class_map(at_size(logits[None], label.shape)[0], 0)
+            self.per_dist[d].update(at_label, label)
+            self.counts[d] += 1
+            if magnitude is not None:
+                self.motion.add(magnitude, at_label, label, None)
+        if truth is not None:  # d = 0 is the teacher itself: counted, its agreement is 1 by definition
+            if d:
+                self.agree[d].update(pred, truth)
+            self.agree_counts[d] += 1
+            if magnitude is not None:
+                self.motion.add(magnitude, pred, None, truth)
+
+    def from_key(self, c: int, s: int) -> None:
+        """Run the key network on frame s of clip c and score it and the K - 1 frames after it."""
+        model, k, end, labels = self.model, self.k, self.store.clips[c].end, self.store.labels[c]
+        # the cache keeps only the teacher maps of frames s .. s+K-1
+        self.teachers = {ct: m for ct, m in self.teachers.items() if ct[0] == c and ct[1] < s + k}
+        state = key_state = model.key(self.frame(c, s))
+        if self.scored(c, s):
+            logits = model.logits(state)[0]
+            if self.against_teacher:
+                self.teachers[(c, s)] = class_map(logits, 0).to(torch.uint8)
+            self.score(c, s, 0, logits)
+        if self.update is not None and s in labels:
+            self.update.update(class_map(model.branch_logits("update", state.frame)[0], 0), labels[s])
+        if model.propagation == "direct":
+            ts = [t for t in range(s + 1, min(s + k, end)) if self.scored(c, t)]
+            if ts:  # all distances from one key in one batch
+                current = torch.cat([self.frame(c, t) for t in ts])
+                mags = [None] * len(ts) if self.motion is None else self.motion.magnitudes(current, key_state.frame)
+                for t, logits, m in zip(ts, propagate_batch(model, state, current), mags):
+                    self.score(c, t, t - s, logits, m)
+            return
+        for t in range(s + 1, min(s + k, end)):
+            state = model.propagate(state, self.frame(c, t))
+            if self.scored(c, t):
+                m = None if self.motion is None else self.motion.magnitudes(state.frame, key_state.frame)[0]
+                self.score(c, t, t - s, model.logits(state)[0], m)
+
+    def result(self) -> dict:
+        k, by_dist = self.k, [m.miou() for m in self.per_dist]
+        per_frame, mean = by_dist[0], sum(by_dist) / k
+        res = {
+            "model": "Accel" if self.update is not None else "DFF",
+            "per_frame_miou": per_frame,
+            "miou_by_distance": by_dist,
+            "mean_miou": mean,
+            "ratio": mean / per_frame if per_frame > 0 else float("nan"),
+            "frames_by_distance": self.counts,
+            "key_interval": k,
+            "per_class_iou_per_frame": self.per_dist[0].iou().tolist(),
+        }
+        if self.update is not None:
+            res["update_miou"] = self.update.miou()
+        if not any(self.counts):
+            res.update({name: None for name in LABEL_KEYS if name in res})
+        if self.against_teacher:
+            agreement = [1.0] + [m.miou() for m in self.agree[1:]]
+            res.update(agreement_by_distance=agreement, mean_agreement=sum(agreement) / k,
+                       agreement_frames_by_distance=self.agree_counts)
+        if self.motion is not None:
+            res.update(motion_bins=self.motion.edges, miou_by_motion=self.motion.result())
+        return res
 
 
 @torch.no_grad()
@@ -72,93 +169,13 @@ def evaluate(model, store: FrameStore, key_interval: int, num_classes: int,
     agrees with itself), and `mean_agreement` over d = 0..K-1, averaged as mean_miou is.
     """
     model.eval()
-    k = key_interval
-
-    def matrices() -> list[ConfusionMatrix]:
-        return [ConfusionMatrix(num_classes, ignore_index) for _ in range(k)]
-    per_dist, counts, agree, agree_counts = matrices(), [0] * k, matrices(), [0] * k
-    update = ConfusionMatrix(num_classes, ignore_index) if model.has_update_branch else None
-    motion = None if motion_bins is None else MotionBins(motion_bins, num_classes, ignore_index, against_teacher)
-    teachers: dict[tuple[int, int], torch.Tensor] = {}  # (clip, frame) -> teacher class map (uint8)
-
-    def frame(c: int, i: int) -> torch.Tensor:
-        return to_float(store.frames[c][i])[None].to(device)
-
-    def teacher(c: int, t: int) -> torch.Tensor:
-        if (c, t) not in teachers:  # a frame that max_frames left out of the key positions
-            teachers[(c, t)] = class_map(model.logits(model.key(frame(c, t)))[0], 0).to(torch.uint8)
-        return teachers[(c, t)]
-
-    def scored(c: int, t: int) -> bool:
-        return against_teacher or t in store.labels[c]
-
-    def score(c: int, t: int, d: int, logits: torch.Tensor, magnitude: float | None = None) -> None:
-        pred, label = class_map(logits, 0), store.labels[c].get(t)
-        truth = teacher(c, t) if against_teacher else None
-        if label is not None:
-            at_label = class_map(at_size(logits[None], label.shape)[0], 0)
-            per_dist[d].update(at_label, label)
-            counts[d] += 1
-            if magnitude is not None:
-                motion.add(magnitude, at_label, label, None)
-        if truth is not None:  # d = 0 is the teacher itself: counted, its agreement is 1 by definition
-            if d:
-                agree[d].update(pred, truth)
-            agree_counts[d] += 1
-            if magnitude is not None:
-                motion.add(magnitude, pred, None, truth)
-
+    scores = _Scores(model, store, key_interval, num_classes, ignore_index, motion_bins, against_teacher, device)
     keys = _subsample([(c, s) for c, clip in enumerate(store.clips) for s in range(clip.start, clip.end)],
                       max_frames)
-    # Keys last to first: the frames after a key were keys already, so their teacher maps are
-    # cached; the cache keeps only the maps of frames s .. s+K-1.
+    # Keys last to first: the frames after a key were keys already, so their teacher maps are cached.
     for c, s in tqdm(keys[::-1], desc="eval", disable=not progress, leave=False):
-        labels, end = store.labels[c], store.clips[c].end
-        teachers = {ct: m for ct, m in teachers.items() if ct[0] == c and ct[1] < s + k}
-        state = key_state = model.key(frame(c, s))
-        if scored(c, s):
-            logits = model.logits(state)[0]
-            if against_teacher:
-                teachers[(c, s)] = class_map(logits, 0).to(torch.uint8)
-            score(c, s, 0, logits)
-        if update is not None and s in labels:
-            update.update(class_map(model.branch_logits("update", state.frame)[0], 0), labels[s])
-        if model.propagation == "direct":
-            ts = [t for t in range(s + 1, min(s + k, end)) if scored(c, t)]
-            if ts:  # all distances from one key in one batch
-                current = torch.cat([frame(c, t) for t in ts])
-                mags = [None] * len(ts) if motion is None else motion.magnitudes(current, key_state.frame)
-                for t, logits, m in zip(ts, propagate_batch(model, state, current), mags):
-                    score(c, t, t - s, logits, m)
-        else:
-            for t in range(s + 1, min(s + k, end)):
-                state = model.propagate(state, frame(c, t))
-                if scored(c, t):
-                    m = None if motion is None else motion.magnitudes(state.frame, key_state.frame)[0]
-                    score(c, t, t - s, model.logits(state)[0], m)
-    by_dist = [m.miou() for m in per_dist]
-    per_frame, mean = by_dist[0], sum(by_dist) / k
-    res = {
-        "model": "Accel" if update is not None else "DFF",
-        "per_frame_miou": per_frame,
-        "miou_by_distance": by_dist,
-        "mean_miou": mean,
-        "ratio": mean / per_frame if per_frame > 0 else float("nan"),
-        "frames_by_distance": counts,
-        "key_interval": k,
-        "per_class_iou_per_frame": per_dist[0].iou().tolist(),
-    }
-    if update is not None:
-        res["update_miou"] = update.miou()
-    if not any(counts):
-        res.update({name: None for name in LABEL_KEYS if name in res})
-    if against_teacher:
-        agreement = [1.0] + [m.miou() for m in agree[1:]]
-        res.update(agreement_by_distance=agreement, mean_agreement=sum(agreement) / k,
-                   agreement_frames_by_distance=agree_counts)
-    if motion is not None:
-        res.update(motion_bins=motion.edges, miou_by_motion=motion.result())
-    return res
+        scores.from_key(c, s)
+    return scores.result()
 
 
 @torch.no_grad()
@@ -179,18 +196,17 @@ def evaluate_stream(model, store: FrameStore, policy, num_classes: int, ignore_i
                 clip_cm.update(torch.from_numpy(result.labels), store.labels[c][i])
         cm.mat += clip_cm.mat
         per_clip.append(clip_cm.mat.tolist())
-    runner = seg.runner
-    return {"miou": cm.miou(), "key_rate": runner.keys / max(1, runner.frames),
-            "frames": runner.frames, "key_frames": runner.keys, "key_runs": runner.key_runs,
+    stats = seg.runner.stats
+    return {"miou": cm.miou(), "key_rate": stats.keys / max(1, stats.frames),
+            "frames": stats.frames, "key_frames": stats.keys, "key_runs": stats.key_runs,
             "clip_confusions": per_clip}
 
 
 @torch.no_grad()
 def evaluate_consistency(model, store: FrameStore, key_interval: int, num_classes: int, ignore_index: int = 255,
-                         device="cpu", warps: FlowWarps | None = None, reference: FrameStore | None = None,
-                         windows=(8, 16)) -> dict:
-    """VC_n and TC (consistency.py) of every clip of the split run as a video with a key frame every
-    key_interval frames, as `dff infer` streams it (StreamSegmenter); predictions at the labels' size.
+                         device="cpu", warps: FlowWarps | None = None, reference: FrameStore | None = None) -> dict:
+    """VC_8, VC_16 and TC (consistency.py) of every clip of the split run as a video with a key frame every
+    key_interval frames, as `dff infer` streams it (StreamRunner); predictions at the labels' size.
 
     warps: TC's flow between consecutive frames (None: no TC), shared by calls on the same clips.
     reference: a store of the same clips whose labels VC scores and whose frames TC's flow runs on,
@@ -198,7 +214,8 @@ def evaluate_consistency(model, store: FrameStore, key_interval: int, num_classe
     """
     model.eval()
     ref = reference or store
-    meter, runner = ConsistencyMeter(num_classes, ignore_index, windows, warps), StreamSegmenter(model, key_interval)
+    meter = ConsistencyMeter(num_classes, ignore_index, VC_WINDOWS, warps)
+    runner = StreamRunner(model, key_interval)
     for c, clip in enumerate(store.clips):
         runner.reset()
         meter.start_clip(c)

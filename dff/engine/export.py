@@ -6,8 +6,8 @@
     export.json     classes, names, palette, key interval, sizes, opset, inputs
 
 The graphs have the fixed size H x W they were exported at; a runtime resizes frames to it
-(onnx_runtime.py). Opset 17 by default: grid_sample needs >= 16, and TensorRT mis-handles
-GridSample at opset 20 (NVIDIA/TensorRT issue 4646).
+(inference/onnx_model.py). Opset 17 by default: grid_sample needs >= 16, and TensorRT mis-handles
+GridSample at opset 20 (https://github.com/NVIDIA/TensorRT/issues/4646).
 """
 from __future__ import annotations
 
@@ -125,11 +125,11 @@ def default_size(short_side: int) -> tuple[int, int]:
     return short_side, round(short_side * 16 / 9)
 
 
-def export_checkpoint(model: Segmenter, cfg: dict, checkpoint: str, num_classes: int, class_names: list[str],
-                      palette: str, out: str | Path, size: tuple[int, int] | None = None, opset: int = 17,
-                      overwrite: bool = False) -> dict:
+def export_checkpoint(model: Segmenter, cfg: dict, checkpoint: str, classes: tuple[list[str], str], out: str | Path,
+                      size: tuple[int, int] | None = None, opset: int = 17, overwrite: bool = False) -> dict:
     """`dff export`: export_onnx of a trained model into the folder `out`, written beside it and
-    swapped in whole; an existing folder only with overwrite, and only one dff wrote."""
+    swapped in whole; an existing folder only with overwrite, and only one dff wrote. classes: its
+    class names and palette name (builders.classes_of)."""
     out = Path(out)
     refuse_inputs(out, {"checkpoint": checkpoint})
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -137,8 +137,8 @@ def export_checkpoint(model: Segmenter, cfg: dict, checkpoint: str, num_classes:
             raise FileExistsError(f"{out}: already exists; pass --overwrite to replace it")
         if not out.is_dir() or not is_ours(out):
             raise FileExistsError(f"{out}: is not a folder dff wrote (no {MARKER}); not replacing it")
-    m = cfg["model"]
-    meta = {"checkpoint": str(checkpoint), "num_classes": num_classes, "class_names": class_names,
+    m, (class_names, palette) = cfg["model"], classes
+    meta = {"checkpoint": str(checkpoint), "num_classes": len(class_names), "class_names": class_names,
             "palette": palette, "arch": m["arch"], "key_interval": m["key_interval"], "key_policy": m["key_policy"],
             "short_side": cfg["data"]["short_side"], "flow_scale": m["flow_scale"], "dis_preset": m["dis_preset"]}
     remove_stale_temps(out.parent, out.name)

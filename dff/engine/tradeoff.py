@@ -5,7 +5,7 @@ Accuracy follows the eval protocol (mean over key distances 0..k-1, so one evalu
 largest k gives every smaller k), scored at the largest size's labels: the labels, or with
 `against="teacher"` the key network's own output at the largest size on every frame (agreement,
 so it runs on unlabelled footage). Consistency (VC_8, VC_16, TC) comes from the val clips run as
-videos. Throughput and latency come from StreamSegmenter steps on real frames at batch 1, as
+videos. Throughput and latency come from StreamRunner steps on real frames at batch 1, as
 `dff bench` streams them, every configuration timed in turns after a warm-up round.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ..config import UNLEARNED_FLOWS, merge
 from ..data.store import FrameStore, to_float
+from ..models import layout
 from .bench import stream_steps, time_in_turns
 from .builders import load_split, load_trained, num_classes_of
 from .consistency import FlowWarps
@@ -86,7 +87,7 @@ def flow_models(cfg: dict, checkpoint, ckpt: dict | None, flows: list[str], devi
         else:
             models[name] = load_trained(merge(cfg, {"model": {"flow": name}}), checkpoint, device, ckpt)[0]
     for model in {id(m): m for m in (base, *models.values())}.values():
-        model.key_channels_last()  # as dff infer runs it
+        layout.key_channels_last(model)  # as dff infer runs it
     return base, models, notes
 
 

@@ -50,8 +50,8 @@ class DFFSegmenter(Segmenter):
             self.branches = {**self.branches, "reference": (*self.branches["reference"], "refine")}
 
     def key_input(self, frame: torch.Tensor) -> torch.Tensor:
-        """The batch the backbone runs on for key frames: the normalised frames, followed by their
-        mirror images when key_flip applies (eval mode)."""
+        """The batch the backbone runs on for key frames (what `dff bench` times it on): the
+        normalised frames, followed by their mirror images when key_flip applies (eval mode)."""
         x = self.normalize(frame)
         return torch.cat([x, x.flip(-1)]) if self.key_flip and not self.training else x
 
@@ -62,18 +62,6 @@ class DFFSegmenter(Segmenter):
         if features.shape[0] > n:  # slices, not chunk: torch.onnx writes chunk as an opset-18 Split at opset 17
             features = (features[:n] + features[n:].flip(-1)) / 2
         return State(frame, features)
-
-    def key_channels_last(self) -> bool:
-        """The backbone channels-last if it is on the CPU and has depthwise convolutions
-        (Segmenter.key_channels_last). oneDNN runs those far faster on NHWC: MobileNetV3 and
-        EfficientNet-Lite0 key networks ran 1.05-1.7x as fast on 1 and 2 CPU threads; dense ResNets
-        from 0.9x (FCN-ResNet-50) to 1.1x (ResNet-18), within the machine's noise, so they stay as
-        they are (docs/results.md (j)). Elsewhere (CUDA) not measured: left as it is."""
-        if next(self.backbone.parameters()).device.type != "cpu" or not any(
-                isinstance(m, nn.Conv2d) and 1 < m.groups == m.in_channels for m in self.backbone.modules()):
-            return False
-        self.backbone.to(memory_format=torch.channels_last)
-        return True
 
     def warp(self, features: torch.Tensor, flow: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
         """Features warped by flow (feature-grid pixels), times the scale field."""
@@ -89,14 +77,14 @@ class DFFSegmenter(Segmenter):
         """Class scores of a propagated state on the feature grid (Accel fuses here)."""
         return self.head(state.features)
 
-    def to_size(self, scores: torch.Tensor, frame: torch.Tensor, size) -> torch.Tensor:
+    def _to_size(self, scores: torch.Tensor, frame: torch.Tensor, size) -> torch.Tensor:
         """Scores on the feature grid to `size`: bilinear, or refined along the frame's edges."""
         return upsample(scores, size) if self.refine is None else self.refine(scores, frame, size)
 
     def logits(self, state: State, size=None) -> torch.Tensor:
         """Key frames: the head on the key's features; propagated frames: `_decode`."""
         scores = self.head(state.features) if state.is_key else self._decode(state)
-        return self.to_size(scores, state.frame, state.frame.shape[-2:] if size is None else size)
+        return self._to_size(scores, state.frame, state.frame.shape[-2:] if size is None else size)
 
     def branch_logits(self, name: str, frame: torch.Tensor) -> torch.Tensor:
         """The reference branch (the key network) on the frame alone."""
@@ -119,4 +107,4 @@ class DFFSegmenter(Segmenter):
             state = self.propagate(state, clip[:, i])
         same = (offset == 0).view(-1, 1, 1, 1)
         key_scores = self.head(key_state.features)
-        return self.to_size(torch.where(same, key_scores, self._decode(state)), current, current.shape[-2:])
+        return self._to_size(torch.where(same, key_scores, self._decode(state)), current, current.shape[-2:])

@@ -88,9 +88,3 @@ class Segmenter(nn.Module):
     def branch_logits(self, name: str, frame: torch.Tensor) -> torch.Tensor:
         """Logits of one of `branches` run on the frame alone."""
         raise NotImplementedError
-
-    def key_channels_last(self) -> bool:
-        """Store the key network's weights channels-last where that runs it faster: on the CPU,
-        for inference, after the model is moved there (the values are unchanged); whether it did.
-        Default: never."""
-        return False

@@ -91,7 +91,7 @@ def test_flow_network_swapped_at_evaluation(tiny_run, tiny_cfg, flow, capsys):
 
 def test_stream_evaluation_reports_key_rate(tiny_run, tiny_cfg):
     from dff.engine.evaluate import evaluate_stream
-    from dff.engine.policies import build_policy
+    from dff.inference.policies import build_policy
 
     model, _ = load_trained(tiny_cfg, tiny_run / "best.pt", torch.device("cpu"))
     store = load_split(tiny_cfg, "val")

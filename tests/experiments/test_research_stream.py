@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dff.engine.stream import StreamSegmenter
+from dff.inference.stream import StreamRunner
 from dff.ops import flow_warp, resize_flow
 from experiments.policies import AdaptivePolicy, ProbePolicy
 from tiny_models import tiny_accel, tiny_model
@@ -10,7 +10,7 @@ from tiny_models import tiny_accel, tiny_model
 def test_adaptive_stream_reuses_its_flow_for_the_warp():
     model = tiny_model()
     frames = [torch.rand(1, 3, 32, 48) for _ in range(4)]
-    runner = StreamSegmenter(model, AdaptivePolicy(3, threshold=1e9))
+    runner = StreamRunner(model, AdaptivePolicy(3, threshold=1e9))
     outs = [runner.step(f) for f in frames]
     assert [k for _, k in outs] == [True, False, False, False]  # budget not full before frame 6
     with torch.no_grad():
@@ -25,7 +25,7 @@ def test_adaptive_signals_measure_the_distance_to_the_key():
     seen = {}
     for signal in ("flow", "residual", "difference"):
         policy = AdaptivePolicy(3, threshold=1e9, signal=signal)
-        runner = StreamSegmenter(model, policy)
+        runner = StreamRunner(model, policy)
         runner.step(key)
         values = []
         policy.is_key = lambda s, f=policy.is_key: values.append(s) or f(s)
@@ -44,7 +44,7 @@ def test_adaptive_signals_measure_the_distance_to_the_key():
 def test_adaptive_difference_signal_takes_keys_on_scene_changes():
     model = tiny_model()
     a, b = torch.zeros(1, 3, 32, 48), torch.ones(1, 3, 32, 48)
-    runner = StreamSegmenter(model, AdaptivePolicy(2, threshold=0.5, signal="difference"))
+    runner = StreamRunner(model, AdaptivePolicy(2, threshold=0.5, signal="difference"))
     keys = [runner.step(f)[1] for f in [a, a, a, b, b, b]]
     assert keys == [True, False, False, True, False, False]  # the cut at frame 3, not every 2nd
 
@@ -54,7 +54,7 @@ def test_disagreement_signal_is_the_previous_frames_reference_update_disagreemen
     model = tiny_accel(fusion=fusion)
     frames = [torch.rand(1, 3, 64, 96) for _ in range(4)]
     policy = AdaptivePolicy(3, threshold=1e9, signal="disagreement")
-    runner = StreamSegmenter(model, policy)
+    runner = StreamRunner(model, policy)
     seen = []
     policy.is_key = lambda s, f=policy.is_key: seen.append(s) or f(s)
     outs = [runner.step(f) for f in frames]
@@ -76,7 +76,7 @@ def test_disagreement_signal_is_the_previous_frames_reference_update_disagreemen
 
 
 def test_disagreement_signal_needs_an_update_branch():
-    runner = StreamSegmenter(tiny_model(), AdaptivePolicy(3, signal="disagreement"))
+    runner = StreamRunner(tiny_model(), AdaptivePolicy(3, signal="disagreement"))
     frame = torch.rand(1, 3, 32, 48)
     runner.step(frame)  # a key: nothing to decide yet
     with pytest.raises(ValueError, match="needs model.arch=accel"):
@@ -87,7 +87,7 @@ def test_uncertainty_signal_is_the_previous_outputs_uncertainty():
     model = tiny_model()
     frames = [torch.rand(1, 3, 32, 48) for _ in range(4)]
     policy = AdaptivePolicy(3, threshold=1e9, signal="uncertainty")
-    runner = StreamSegmenter(model, policy)
+    runner = StreamRunner(model, policy)
     seen = []
     policy.is_key = lambda s, f=policy.is_key: seen.append(s) or f(s)
     outs = [runner.step(f)[0] for f in frames]
@@ -101,16 +101,16 @@ def test_uncertainty_signal_is_the_previous_outputs_uncertainty():
 def test_probe_stream_runs_the_key_network_on_schedule_and_outputs_the_chosen_key(accel):
     model = tiny_accel() if accel else tiny_model()
     frames = [torch.rand(1, 3, 32, 48) for _ in range(7)]
-    fixed_runner = StreamSegmenter(model, 3)
+    fixed_runner = StreamRunner(model, 3)
     fixed = [fixed_runner.step(f) for f in frames]
-    always = StreamSegmenter(model, ProbePolicy(3, margin=float("inf")))
+    always = StreamRunner(model, ProbePolicy(3, margin=float("inf")))
     outs = [always.step(f) for f in frames]
-    assert [k for _, k in outs] == [k for _, k in fixed] and always.keys == always.key_runs == 3
+    assert [k for _, k in outs] == [k for _, k in fixed] and always.stats.keys == always.stats.key_runs == 3
     assert all(torch.allclose(a, b, atol=1e-6) for (a, _), (b, _) in zip(outs, fixed))
-    never = StreamSegmenter(model, ProbePolicy(3, margin=-float("inf"), max_gap=6))
+    never = StreamRunner(model, ProbePolicy(3, margin=-float("inf"), max_gap=6))
     outs = [never.step(f) for f in frames]
     assert [k for _, k in outs] == [True, False, False, False, False, False, True]  # 3 refused; 6 forced
-    assert (never.keys, never.key_runs) == (2, 3)
+    assert (never.stats.keys, never.stats.key_runs) == (2, 3)
     with torch.no_grad():
         key = model.key(frames[0])
         assert torch.allclose(outs[3][0], model.logits(model.propagate(key, frames[3])), atol=1e-6)

@@ -49,7 +49,7 @@ def test_key_placement_bound_fixed_row_equals_the_streamed_fixed_policy(tiny_run
     from dff.config import load_config
     from dff.engine.builders import load_split, load_trained
     from dff.engine.evaluate import evaluate_stream
-    from dff.engine.policies import build_policy
+    from dff.inference.policies import build_policy
 
     out = tmp_path / "bound.json"
     subprocess.run([sys.executable, "-m", "experiments.key_placement_bound", str(tiny_run / "config.yaml"),
@@ -78,8 +78,8 @@ def test_key_signal_replay_equals_the_streamed_adaptive_policy(tiny_run, tmp_pat
     from dff.data.store import to_float
     from dff.engine.builders import load_split, load_trained
     from dff.engine.evaluate import evaluate_stream
-    from dff.engine.policies import FixedPolicy, build_policy
-    from dff.engine.stream import StreamSegmenter
+    from dff.inference.policies import FixedPolicy, build_policy
+    from dff.inference.stream import StreamRunner
     from experiments.policies import AdaptivePolicy
 
     tables = tmp_path / "tables.pt"
@@ -94,7 +94,7 @@ def test_key_signal_replay_equals_the_streamed_adaptive_policy(tiny_run, tmp_pat
     store, n = load_split(cfg, "val"), int(ckpt["num_classes"])
 
     def streamed(policy) -> list[int]:
-        runner = StreamSegmenter(model, policy)
+        runner = StreamRunner(model, policy)
         return [i for i in range(8) if runner.step(to_float(store.frames[0][i])[None])[1]]
 
     total, placed = ks.replay(clips, FixedPolicy(3), None)

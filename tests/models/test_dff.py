@@ -109,13 +109,15 @@ def test_every_parameter_gets_a_gradient_even_at_offset_zero():
 
 
 def test_key_channels_last_stores_depthwise_backbones_nhwc_with_the_same_outputs():
+    from dff.models.layout import key_channels_last
+
     x, y = torch.rand(1, 3, 64, 80), torch.rand(1, 3, 64, 80)
     for name, depthwise in (("efficientnet_lite0", True), ("mobilenet_v3_large", True), ("resnet18", False)):
         torch.manual_seed(0)
         a = build_model(3, name, 16, feat_channels=16, flow_width=0.25).eval()
         b = build_model(3, name, 16, feat_channels=16, flow_width=0.25).eval()
         b.load_state_dict(a.state_dict())
-        assert b.key_channels_last() is depthwise, name
+        assert key_channels_last(b) is depthwise, name
         stem = next(m.weight for m in b.backbone.modules() if isinstance(m, torch.nn.Conv2d))  # 3 in, k x k
         assert stem.is_contiguous(memory_format=torch.channels_last) is depthwise, name
         assert all(p.is_contiguous() for p in b.flow_net.parameters())  # only the key network's
@@ -126,5 +128,5 @@ def test_key_channels_last_stores_depthwise_backbones_nhwc_with_the_same_outputs
                 assert (la - lb).abs().max() <= 1e-5 * la.abs().max(), name
                 assert torch.equal(la.argmax(1), lb.argmax(1)), name
     elsewhere = build_model(3, "mobilenet_v3_large", 16, feat_channels=16, flow_width=0.25).to("meta")
-    assert not elsewhere.key_channels_last()  # off the CPU (not measured there): left as it is
+    assert not key_channels_last(elsewhere)  # off the CPU (not measured there): left as it is
     assert next(elsewhere.backbone.parameters()).is_contiguous()

@@ -25,8 +25,8 @@ from ..builders import classes_of, load_split, model_from_config, num_classes_of
 from ..checkpoint import describe, load_checkpoint, load_weights, save_checkpoint
 from ..evaluate import check_distances, evaluate
 from ..flow_epe import evaluate_flow, format_flow
-from .distributed import (ShardSampler, barrier, convert_sync_bn, epoch_batches, gather_objects,
-                          setup_distributed, teardown, wrap_ddp)
+from ..processes import barrier, gather_objects, setup_distributed, teardown
+from .distributed import ShardSampler, convert_sync_bn, epoch_batches, wrap_ddp
 from .objective import TrainForward, unused_parameters
 from .optim import build_optimizer, build_scheduler
 from .resume import KeptCheckpoints, resolve_resume, restore_training, rng_state
@@ -136,8 +136,7 @@ def _train(cfg: dict, work_dir: Path, ctx, progress: bool, resume, stop_after) -
     # Restored before anything is written: a checkpoint that does not fit leaves the run untouched.
     start, best, last_val = 0, -math.inf, None
     if resume_from is not None:
-        start, best = restore_training(load_checkpoint(resume_from), resume_from, model, opt, sched, scaler, cfg,
-                                       ctx.rank, ctx.world_size)
+        start, best = restore_training(load_checkpoint(resume_from), resume_from, model, opt, sched, scaler, cfg, ctx)
         if ctx.main:
             print(f"resumed from {resume_from} at iteration {start}")
     kept = KeptCheckpoints(work_dir, tc["keep_last"])

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import load_checkpoint, load_weights
+from ..processes import Dist
 
 KEEP_PATTERN = re.compile(r"ckpt_(\d+)\.pt")
 
@@ -91,8 +92,7 @@ def resolve_resume(resume: str | Path | None, work_dir: str | Path) -> Path | No
     return path
 
 
-def restore_training(ckpt: dict, path, model, opt, sched, scaler, cfg: dict, rank: int,
-                     world_size: int) -> tuple[int, float]:
+def restore_training(ckpt: dict, path, model, opt, sched, scaler, cfg: dict, ctx: Dist) -> tuple[int, float]:
     """Load a checkpoint's full training state (read from path) into the run's objects; (iteration,
     best metric). Weights that do not fit are a ValueError naming the file and the keys."""
     load_weights(model, ckpt, path)
@@ -101,11 +101,11 @@ def restore_training(ckpt: dict, path, model, opt, sched, scaler, cfg: dict, ran
     scaler.load_state_dict(ckpt["scaler"])
     old = ckpt.get("config", {}).get("train", {})
     changed = sorted(key for key, v in cfg["train"].items() if key in old and old[key] != v)
-    if ckpt.get("world_size") != world_size or {"batch_size", "accumulate", "seed"} & set(changed):
+    if ckpt.get("world_size") != ctx.world_size or {"batch_size", "accumulate", "seed"} & set(changed):
         warnings.warn("resuming with another world size, batch size, accumulation or seed: "
                       "the data order and random draws differ from an uninterrupted run", stacklevel=2)
-    elif changed and rank == 0:
+    elif changed and ctx.main:
         print(f"resume: train settings changed since the checkpoint: {', '.join(changed)}")
     rng = ckpt["rng"]
-    set_rng_state(rng[rank] if rank < len(rng) else rng[0])
+    set_rng_state(rng[ctx.rank] if ctx.rank < len(rng) else rng[0])
     return int(ckpt["iteration"]), float(ckpt["best_metric"])

@@ -7,7 +7,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...config import ConfigError
-from .distributed import Dist, all_reduce_sum
+from ..processes import Dist, all_reduce_sum
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -1,6 +1,6 @@
 import pytest
 
-from dff.engine.policies import Decision, FixedPolicy, build_policy
+from dff.inference.policies import Decision, FixedPolicy, build_policy
 
 
 def test_fixed_policy():

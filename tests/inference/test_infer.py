@@ -12,8 +12,9 @@ from dff.data.palettes import camvid_palette
 from dff.data.video import VideoReader
 from dff.data.video_writer import VideoWriter
 from dff.config import load_config
-from dff.engine.infer import build_segmenter, infer_video, segment_video
-from dff.engine.pipeline import split_cores
+from dff.inference.options import InferOptions
+from dff.inference.tuning import split_cores
+from dff.inference.video import build_segmenter, infer_video, run_video
 
 
 @pytest.fixture()
@@ -30,7 +31,7 @@ def clip_mp4(tmp_path, synthetic_root):
 
 def test_video_in_overlay_out_with_same_size_fps_and_count(tiny_run, tiny_cfg, clip_mp4, tmp_path):
     out = tmp_path / "out" / "seg.mp4"
-    res = infer_video(tiny_cfg, tiny_run / "best.pt", clip_mp4, out, key_interval=4, progress=False)
+    res = infer_video(tiny_cfg, tiny_run / "best.pt", clip_mp4, out, InferOptions(key_interval=4, progress=False))
     assert res["frames_decoded"] == res["frames_written"] == 9
     reader = VideoReader(out)
     frames = list(reader)
@@ -42,19 +43,19 @@ def test_video_in_overlay_out_with_same_size_fps_and_count(tiny_run, tiny_cfg, c
 def test_frame_folder_input_and_no_silent_overwrite(tiny_run, tiny_cfg, synthetic_root, tmp_path):
     folder = sorted((synthetic_root / "val").iterdir())[0] / "frames"
     out = tmp_path / "seg.mp4"
-    res = infer_video(tiny_cfg, tiny_run / "best.pt", folder, out, progress=False)
+    res = infer_video(tiny_cfg, tiny_run / "best.pt", folder, out, InferOptions(progress=False))
     assert res["frames_written"] == 8 and res["size"] == [48, 64]
     before = out.read_bytes()
     with pytest.raises(FileExistsError, match="seg.mp4"):
-        infer_video(tiny_cfg, tiny_run / "best.pt", folder, out, progress=False)
+        infer_video(tiny_cfg, tiny_run / "best.pt", folder, out, InferOptions(progress=False))
     assert out.read_bytes() == before
-    infer_video(tiny_cfg, tiny_run / "best.pt", folder, out, overwrite=True, progress=False)
+    infer_video(tiny_cfg, tiny_run / "best.pt", folder, out, InferOptions(overwrite=True, progress=False))
 
 
 def test_show_flow_puts_the_flow_beside_the_overlay(tiny_run, tiny_cfg, synthetic_root, tmp_path):
     folder = sorted((synthetic_root / "val").iterdir())[0] / "frames"
-    res = infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "f.mp4", key_interval=3,
-                      show_flow=True, progress=False)
+    res = infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "f.mp4",
+                      InferOptions(key_interval=3, show_flow=True, progress=False))
     frames = list(VideoReader(tmp_path / "f.mp4"))
     assert len(frames) == res["frames_written"] == 8 and frames[0].shape == (48, 128, 3)
     assert frames[0][:, 64:].min() > 200  # key frame: zero flow draws white
@@ -73,8 +74,8 @@ def test_overlay_colours_follow_the_prediction():
 @pytest.mark.skipif(not (SHARED / "videos").is_dir(), reason="../shared/data/videos not present")
 def test_real_video_frames_written_equal_frames_decoded(tiny_run, tiny_cfg, tmp_path):
     # The whole clip at the tiny model's 48 px short side; output keeps 960x540.
-    res = infer_video(tiny_cfg, tiny_run / "best.pt", SHARED / "videos" / "driving-960x540.mp4",
-                      tmp_path / "drive.mp4", key_interval=10, progress=False)
+    res = infer_video(tiny_cfg, tiny_run / "best.pt", SHARED / "videos" / "driving-960x540.mp4", tmp_path / "drive.mp4",
+                      InferOptions(key_interval=10, progress=False))
     assert res["frames_decoded"] == res["frames_written"] == 221
     assert res["size"] == [540, 960]
 
@@ -91,8 +92,8 @@ def read_labels(folder) -> list[np.ndarray]:
 
 
 def test_side_by_side_puts_the_colour_mask_right_of_the_frame(tiny_run, tiny_cfg, folder, tmp_path):
-    res = infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "sbs.mp4", mode="side-by-side",
-                      progress=False)
+    res = infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "sbs.mp4",
+                      InferOptions(mode="side-by-side", progress=False))
     frames = list(VideoReader(tmp_path / "sbs.mp4"))
     assert len(frames) == res["frames_written"] == 8 and frames[0].shape == (48, 128, 3)
     inputs = list(VideoReader(folder))
@@ -103,7 +104,7 @@ def test_side_by_side_puts_the_colour_mask_right_of_the_frame(tiny_run, tiny_cfg
 
 def test_labels_are_palette_pngs_and_the_colour_video_draws_them(tiny_run, tiny_cfg, folder, tmp_path):
     ckpt, labels_dir = tiny_run / "best.pt", tmp_path / "labels"
-    res = infer_video(tiny_cfg, ckpt, folder, labels_dir, mode="labels", palette="camvid", progress=False)
+    res = infer_video(tiny_cfg, ckpt, folder, labels_dir, InferOptions(mode="labels", palette="camvid", progress=False))
     assert res["frames_written"] == 8 and res["palette"] == "camvid"
     assert sorted(p.name for p in labels_dir.iterdir()) == [".dff-output"] + [f"{i:05d}.png" for i in range(8)]
     with Image.open(labels_dir / "00000.png") as im:
@@ -111,7 +112,8 @@ def test_labels_are_palette_pngs_and_the_colour_video_draws_them(tiny_run, tiny_
         assert im.getpalette()[:33] == camvid_palette().reshape(-1).tolist()
     ids = read_labels(labels_dir)
     assert max(int(i.max()) for i in ids) < 3
-    infer_video(tiny_cfg, ckpt, folder, tmp_path / "c.mp4", mode="colour", palette="camvid", progress=False)
+    infer_video(tiny_cfg, ckpt, folder, tmp_path / "c.mp4",
+                InferOptions(mode="colour", palette="camvid", progress=False))
     pal = camvid_palette()[:3].astype(int)
     for frame, lab in zip(VideoReader(tmp_path / "c.mp4"), ids):  # nearest class colour, despite lossy coding
         nearest = np.abs(frame[:, :, None].astype(int) - pal).sum(-1).argmin(-1)
@@ -120,21 +122,21 @@ def test_labels_are_palette_pngs_and_the_colour_video_draws_them(tiny_run, tiny_
 
 def test_label_folders_are_not_replaced_unasked(tiny_run, tiny_cfg, folder, tmp_path):
     ckpt, out = tiny_run / "best.pt", tmp_path / "labels"
-    infer_video(tiny_cfg, ckpt, folder, out, mode="labels", progress=False)
+    infer_video(tiny_cfg, ckpt, folder, out, InferOptions(mode="labels", progress=False))
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     with pytest.raises(FileExistsError, match="labels: already holds 8 entries; pass overwrite"):
-        infer_video(tiny_cfg, ckpt, folder, out, mode="labels", progress=False)
+        infer_video(tiny_cfg, ckpt, folder, out, InferOptions(mode="labels", progress=False))
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     (out / "00000.png").unlink()
     (out / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="more than label PNGs \\(notes.txt\\)"):
-        infer_video(tiny_cfg, ckpt, folder, out, mode="labels", overwrite=True, progress=False)
+        infer_video(tiny_cfg, ckpt, folder, out, InferOptions(mode="labels", overwrite=True, progress=False))
     (out / "notes.txt").unlink()
-    infer_video(tiny_cfg, ckpt, folder, out, mode="labels", overwrite=True, progress=False)
+    infer_video(tiny_cfg, ckpt, folder, out, InferOptions(mode="labels", overwrite=True, progress=False))
     assert len(list(out.glob("*.png"))) == 8 and sorted(p.name for p in tmp_path.iterdir()) == ["labels"]
     (out / ".dff-output").unlink()  # PNGs dff did not write: --overwrite leaves them
     with pytest.raises(FileExistsError, match="PNGs dff did not write"):
-        infer_video(tiny_cfg, ckpt, folder, out, mode="labels", overwrite=True, progress=False)
+        infer_video(tiny_cfg, ckpt, folder, out, InferOptions(mode="labels", overwrite=True, progress=False))
 
 
 def test_an_input_is_never_an_output(tiny_run, tiny_cfg, synthetic_root, tmp_path, capsys):
@@ -152,7 +154,7 @@ def test_an_input_is_never_an_output(tiny_run, tiny_cfg, synthetic_root, tmp_pat
         assert "dff never writes onto its inputs" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in frames.iterdir()} == before
     video = tmp_path / "in.mp4"
-    infer_video(tiny_cfg, ckpt, frames, video, progress=False)
+    infer_video(tiny_cfg, ckpt, frames, video, InferOptions(progress=False))
     data = video.read_bytes()
     for out in (video, tiny_run / "best.pt"):
         assert main(["infer", cfg, "--checkpoint", ckpt, "--input", str(video), "--output", str(out),
@@ -162,15 +164,16 @@ def test_an_input_is_never_an_output(tiny_run, tiny_cfg, synthetic_root, tmp_pat
 
 def test_bad_mode_and_flow_without_video_are_refused(tiny_run, tiny_cfg, folder, tmp_path):
     with pytest.raises(ValueError, match="mode must be one of"):
-        infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "x", mode="heatmap")
+        infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "x", InferOptions(mode="heatmap"))
     with pytest.raises(ValueError, match="show_flow"):
-        infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "x", mode="labels", show_flow=True)
+        infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "x", InferOptions(mode="labels", show_flow=True))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_infer_reports_key_network_runs(tiny_run, tiny_cfg, synthetic_root, tmp_path):
     folder = sorted((synthetic_root / "val").iterdir())[0] / "frames"
-    res = infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "p.mp4", key_interval=3, progress=False)
+    res = infer_video(tiny_cfg, tiny_run / "best.pt", folder, tmp_path / "p.mp4",
+                      InferOptions(key_interval=3, progress=False))
     # 8 frames: the key network runs on 0, 3, 6
     assert res["frames_written"] == 8 and (res["key_frames"], res["key_runs"]) == (3, 3)
 
@@ -187,13 +190,13 @@ def test_pretrained_configs_need_no_checkpoint(torchvision_cache, segformer_fold
     assert main(["infer", str(configs / "lraspp_mobilenet_v3_large.yaml"), "--input", str(folder),
                  "--output", str(tmp_path / "tv"), "--mode", "labels", "data.short_side=64"]) == 0
     assert "voc palette" in capsys.readouterr().out and len(list((tmp_path / "tv").glob("*.png"))) == 8
-    res = infer_video(load_config(configs / "segformer_b0_cityscapes.yaml",
-                                  [f"model.key_network=hf:{segformer_folder[0]}", "data.short_side=32"]),
-                      None, folder, tmp_path / "sf.mp4", progress=False)
+    segformer = load_config(configs / "segformer_b0_cityscapes.yaml",
+                            [f"model.key_network=hf:{segformer_folder[0]}", "data.short_side=32"])
+    res = infer_video(segformer, None, folder, tmp_path / "sf.mp4", InferOptions(progress=False))
     assert res["palette"] == "cityscapes" and res["frames_written"] == 8 and res["key_frames"] == 2
     bare = load_config(configs / "lraspp_mobilenet_v3_large.yaml", ["model.pretrained=null"])
     with pytest.raises(ValueError, match="no checkpoint given, and the config names no complete pretrained model"):
-        infer_video(bare, None, folder, tmp_path / "x.mp4", progress=False)
+        infer_video(bare, None, folder, tmp_path / "x.mp4", InferOptions(progress=False))
     request.getfixturevalue("no_network")  # and downloads fail
     capsys.readouterr()
     assert main(["infer", str(configs / "fcn_resnet50.yaml"), "--input", str(folder), "--output", str(tmp_path / "y.mp4")]) == 1
@@ -223,21 +226,22 @@ def test_one_model_thread_gives_the_key_network_a_cpu_of_its_own(tiny_run, tiny_
     """threads=1: the key network's thread runs alone on one CPU, propagation, decoding and encoding
     (OpenCV at one thread) on the others; the labels are those without it; the process's CPUs
     and OpenCV's threads are as before afterwards."""
-    from dff.engine import infer
+    from dff.inference import tuning
 
-    seg = build_segmenter(tiny_cfg, tiny_run / "best.pt", "cpu", key_interval=4)
+    seg = build_segmenter(tiny_cfg, tiny_run / "best.pt", InferOptions(device="cpu", key_interval=4))
     key_cpus, rest = split_cores()
     cpus, cv_threads, seen = os.sched_getaffinity(0), cv2.getNumThreads(), {"key": [], "step": []}
     key, step = seg._key, seg.runner.step
     seg._key = lambda x: (seen["key"].append((threading.current_thread().name, os.sched_getaffinity(0))), key(x))[1]
     seg.runner.step = lambda *a: (seen["step"].append((os.sched_getaffinity(0), cv2.getNumThreads())), step(*a))[1]
-    res = segment_video(seg, str(clip_mp4), str(tmp_path / "pinned"), mode="labels", threads=1, progress=False)
+    res = run_video(seg, str(clip_mp4), str(tmp_path / "pinned"),
+                    InferOptions(mode="labels", threads=1, progress=False))
     assert res["frames_written"] == 9 and res["key_frames"] == 3
     assert seen["key"] == [("dff-key_0", key_cpus)] * 3 and seen["step"] == [(rest, 1)] * 9
     assert os.sched_getaffinity(0) == cpus and cv2.getNumThreads() == cv_threads
-    monkeypatch.setattr(infer, "split_cores", lambda: None)
+    monkeypatch.setattr(tuning, "split_cores", lambda: None)
     seen["key"].clear()
-    segment_video(seg, str(clip_mp4), str(tmp_path / "free"), mode="labels", threads=1, progress=False)
+    run_video(seg, str(clip_mp4), str(tmp_path / "free"), InferOptions(mode="labels", threads=1, progress=False))
     assert [c for _, c in seen["key"]] == [cpus] * 3
     pngs = sorted((tmp_path / "pinned").glob("*.png"))
     assert len(pngs) == 9

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 import dff
 from dff.engine.builders import load_trained
-from dff.engine.stream import StreamSegmenter
+from dff.inference.stream import StreamRunner
 from dff.models.normalize import Normalize
 
 
@@ -29,7 +29,7 @@ def test_load_a_checkpoint_and_stream_frames_of_any_size(tiny_run, tiny_cfg):
     assert all(r.labels.shape == (50, 70) and r.labels.dtype == np.uint8 for r in out)
     # the model streamed by hand at the network size (short side 48), upsampled to the frame
     model, _ = load_trained(tiny_cfg, tiny_run / "best.pt", torch.device("cpu"))
-    runner = StreamSegmenter(model, 3)
+    runner = StreamRunner(model, 3)
     for frame, result in zip(frames(), out):
         logits, key = runner.step(as_input(frame, (48, 67)))
         labels = F.interpolate(logits, size=(50, 70), mode="bilinear", align_corners=False).argmax(1)[0]
@@ -58,7 +58,7 @@ def test_load_a_pretrained_segmenter_by_name_or_instance(torchvision_cache, segf
     by_instance = dff.load(torchvision_cache, short_side=64)
     named = [r.labels for r in by_name.stream(clip)]
     assert all(np.array_equal(a, r.labels) for a, r in zip(named, by_instance.stream(clip)))
-    # on the CPU its depthwise key network runs channels-last (Segmenter.key_channels_last) and its
+    # on the CPU its depthwise key network runs channels-last (layout.key_channels_last) and its
     # key frames are still the torchvision model's own output
     stem = next(m.weight for m in by_name.model.backbone.modules() if isinstance(m, torch.nn.Conv2d))
     assert stem.is_contiguous(memory_format=torch.channels_last) and not stem.is_contiguous()
@@ -99,7 +99,7 @@ def test_keys_computed_ahead_give_the_sequential_output(tiny_run, k):
     assert [f is g for (f, _, _), g in zip(ahead, clip)] == [True] * 8
     assert [key for *_, key in ahead] == [key for *_, key in plain] == [i % k == 0 for i in range(8)]
     assert all(np.array_equal(a, b) for (_, a, _), (_, b, _) in zip(ahead, plain))
-    assert seg.runner.keys == 2 * -(-8 // k)  # each key counted once in each pass
+    assert seg.runner.stats.keys == 2 * -(-8 // k)  # each key counted once in each pass
     assert list(seg.segment_frames([], ahead=True)) == []
 
 

@@ -12,7 +12,7 @@ import pytest
 from dff.cli import main
 from dff.data.video import read_image
 from dff.data.video_writer import VideoWriter
-from dff.engine.batch import output_names
+from dff.inference.many import output_names
 
 
 @pytest.fixture()

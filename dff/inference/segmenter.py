@@ -1,38 +1,24 @@
-"""`dff.load`: one entry point for programs, and the VideoSegmenter that `dff infer` and `dff eval` run.
-
-    seg = dff.load("runs/davis/best.pt", key_interval=5)        # a dff checkpoint
-    seg = dff.load("torchvision:deeplabv3_mobilenet_v3_large")  # a pretrained segmenter, DIS flow
-    for result in seg.stream("video.mp4"):                      # a file, folder, glob, webcam index
-        result.index, result.labels, result.is_key              # or an iterable of RGB uint8 arrays
-"""
+"""The VideoSegmenter that `dff.load` returns and `dff infer` and `dff eval` run: RGB frames of
+any size in, class ids out, behind a key-frame policy."""
 from __future__ import annotations
 
-import copy
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-from ..config import DEFAULTS, ConfigError, merge, saved_config, validate
+from ..data.palettes import get_palette
 from ..data.store import resized_size, shrink, to_float
 from ..data.video import VideoReader
-from ..models import Segmenter
-from ..models.pretrained import key_network_from_module
-from .builders import load_trained, model_from_config, select_device
-from .checkpoint import load_checkpoint
-from .metrics import class_map
+from ..engine.metrics import class_map
+from ..models import Segmenter, layout
+from .lookahead import keys_ahead
 from .policies import FixedPolicy, build_policy
-from .stream import StreamSegmenter
-
-# a pretrained segmenter's input size (short side) when none is given: what its weights were trained at
-PRETRAINED_SHORT_SIDE = {"torchvision": 520, "hf": 512}
+from .stream import StreamRunner
 
 
 @dataclass(frozen=True)
@@ -48,16 +34,16 @@ class Segmentation:
 class VideoSegmenter:
     """A model behind a key-frame policy: RGB frames of any size in, segmentations out; one key
     state held, so memory stays constant in video length. The model is moved to the device and put
-    in eval mode; on the CPU its key network may be stored channels-last (Segmenter.key_channels_last).
+    in eval mode; on the CPU its key network may be stored channels-last (layout.prefer_channels_last).
 
     Args:
         model: a dff model (models/segmenter.py).
-        key_interval: a key frame every this many frames (the fixed policy).
+        key_interval: a key frame every this many frames (the fixed policy; unused with `policy`).
         short_side: frames are resized so that their short side is this before the model.
         device: where the model runs.
         class_names, palette: its classes and the palettes.PALETTES name that draws them.
         policy: a key-frame policy object instead (policies.py; research ones in experiments/).
-        size: the (H, W) the model takes, if fixed (exported graphs, onnx_runtime.py): frames that
+        size: the (H, W) the model takes, if fixed (exported graphs, onnx_model.py): frames that
             resize to another size by short_side are an error.
     """
 
@@ -66,10 +52,16 @@ class VideoSegmenter:
                  size: tuple[int, int] | None = None):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.model.key_channels_last()
-        self.key_interval, self.short_side, self.size = key_interval, short_side, size
+        layout.key_channels_last(self.model)
+        self.short_side, self.size = short_side, size
         self.class_names, self.palette = class_names, palette
-        self.runner = StreamSegmenter(self.model, policy or build_policy("fixed", key_interval))
+        self.colours = get_palette(palette)  # a palette too short for the classes fails here, once
+        self.runner = StreamRunner(self.model, policy or build_policy("fixed", key_interval))
+
+    @property
+    def key_interval(self) -> int:
+        """The policy's key interval (the mean one, for a policy that decides per frame)."""
+        return self.runner.policy.key_interval
 
     def reset(self) -> None:
         """Forget the key: the next frame is a key frame (a new video)."""
@@ -137,27 +129,9 @@ class VideoSegmenter:
                 labels, key = self.segment(frame)
                 yield frame, labels, key
             return
-        k, it, window, index = self.runner.policy.key_interval, iter(frames), deque(), 0
-        pin = {"initializer": os.sched_setaffinity, "initargs": (0, key_cpus)} if key_cpus else {}
-        with ThreadPoolExecutor(1, thread_name_prefix="dff-key", **pin) as pool:
-            def read() -> bool:  # the next frame into the window; its key network started if it is a key
-                nonlocal index
-                frame = next(it, None)
-                if frame is None:
-                    return False
-                x = self._small(frame)  # the fixed policy keys frames 0, k, 2k, ... after reset()
-                window.append((frame, x, pool.submit(self._key, x) if index % k == 0 else None))
-                index += 1
-                return True
-            more = True
-            while True:
-                while more and len(window) <= k:  # the frame to step and the next key after it
-                    more = read()
-                if not window:
-                    return
-                frame, x, key = window.popleft()
-                logits, is_key = self.runner.step(to_float(x), None if key is None else key.result())
-                yield frame, self._labels_at(logits, frame.shape[:2]), is_key
+        for frame, x, key in keys_ahead(frames, self.runner.policy.key_interval, self._small, self._key, key_cpus):
+            logits, is_key = self.runner.step(to_float(x), key)
+            yield frame, self._labels_at(logits, frame.shape[:2]), is_key
 
     @torch.no_grad()  # grad mode is per thread: the pool's thread needs its own
     def _key(self, x: torch.Tensor) -> tuple:
@@ -172,56 +146,3 @@ class VideoSegmenter:
                                         if isinstance(source, (str, os.PathLike, int)) else source)
         for i, (_, labels, key) in enumerate(self.segment_frames(frames)):
             yield Segmentation(i, labels, key)
-
-
-def _apply(cfg: dict, overrides: dict) -> tuple[dict, str]:
-    """Overrides by bare key name (key_interval=5, flow="dis", short_side=...) into cfg; the device."""
-    cfg, device = copy.deepcopy(cfg), overrides.pop("device", "auto")
-    for key, value in overrides.items():
-        section = next((s for s in ("model", "data") if key in DEFAULTS[s]), None)
-        if section is None:
-            raise ConfigError(f"dff.load: unknown override {key!r}; valid: device, "
-                              f"{', '.join(sorted([*DEFAULTS['model'], *DEFAULTS['data']]))}")
-        cfg[section][key] = value
-    return validate(cfg, "dff.load: "), device
-
-
-def load(source, **overrides) -> VideoSegmenter:
-    """A VideoSegmenter from a dff checkpoint (its saved config), a "torchvision:<name>" or
-    "hf:<hub id or folder>" pretrained segmenter (its own weights, DIS flow: no training), or an
-    instance of one of those models (torchvision's DeepLabV3, FCN, LRASPP; transformers'
-    SegformerForSemanticSegmentation) or of a dff model. A torchvision instance's modules are used,
-    not copied: VideoSegmenter's device, eval mode and memory format apply to them.
-
-    overrides: config keys by bare name (key_interval=5, flow="dis", pretrained=None,
-    short_side=520, ...) and device ("auto", "cpu", "cuda"); on a dff checkpoint only those that
-    leave what the model learned intact (config.trained_model_config).
-    """
-    overrides = dict(overrides)
-    if isinstance(source, Segmenter):
-        cfg, device = _apply(DEFAULTS, overrides)
-        model = source
-    elif isinstance(source, nn.Module):  # a torchvision or Hugging Face segmenter, split around its own modules
-        cfg, device = _apply(_pretrained_defaults(_kind_of(source)), overrides)
-        kn = key_network_from_module(source)
-        model = model_from_config({**cfg, "model": {**cfg["model"], "key_network": kn}}, len(kn.class_names))
-    elif str(source).split(":", 1)[0] in PRETRAINED_SHORT_SIDE:
-        cfg, device = _apply(merge(_pretrained_defaults(str(source).split(":", 1)[0]),
-                                   {"model": {"key_network": str(source)}}), overrides)
-        model, _ = load_trained(cfg, None, select_device(device))
-    else:
-        ckpt = load_checkpoint(source)  # its own config; load_trained refuses overrides that change what it learned
-        cfg, device = _apply(saved_config(ckpt, f"{source}: ") or DEFAULTS, overrides)
-        model, _ = load_trained(cfg, source, select_device(device), ckpt)
-    return VideoSegmenter(model, cfg["model"]["key_interval"], cfg["data"]["short_side"], select_device(device),
-                          model.class_names, model.palette or "voc")
-
-
-def _kind_of(module: nn.Module) -> str:
-    return "hf" if type(module).__name__.startswith("Segformer") else "torchvision"
-
-
-def _pretrained_defaults(kind: str) -> dict:
-    """The config of a pretrained segmenter run without training: its weights, DIS flow, its input size."""
-    return merge(DEFAULTS, {"model": {"pretrained": "default", "flow": "dis"},
-                            "data": {"short_side": PRETRAINED_SHORT_SIDE[kind]}})

@@ -3,8 +3,9 @@
 A policy sees every frame after a clip's first (which is always a key) and answers with one
 `decide(context)`: KEY (run the key network), PROPAGATE (warp the held key's features), or PROBE
 (run the key network, then `adopt(context, held_logits, new_logits)` says whether the new key
-replaces the held one). dff ships the fixed policy; research policies (experiments/policies.py)
-implement the same two calls.
+replaces the held one). Every policy has a `key_interval` (its mean one, if it decides per frame),
+and `reset()` for a new video. dff ships the fixed policy; research policies
+(experiments/policies.py) implement the same calls.
 """
 from __future__ import annotations
 

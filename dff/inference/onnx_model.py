@@ -20,7 +20,7 @@ class GraphState(State):
     scores: torch.Tensor | None = None
 
 
-class OnnxSegmenter(Segmenter):
+class OnnxModel(Segmenter):
     """key.onnx and propagate.onnx of an export folder, on onnxruntime's CPU (or given) providers.
 
     Args:

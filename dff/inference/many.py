@@ -11,9 +11,12 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from dataclasses import replace
+
 from ..data.outputs import naming, refuse_inputs, write_atomic
-from .infer import build_segmenter, segment_video
-from .train.distributed import barrier, setup_distributed, teardown
+from ..engine.processes import barrier, setup_distributed, teardown
+from .options import InferOptions
+from .video import build_segmenter, run_video
 
 MANIFEST = "manifest.jsonl"
 
@@ -62,27 +65,28 @@ def _read_manifest(path: Path) -> dict[str, dict]:
     return {r["input"]: r for r in records}
 
 
-def infer_list(cfg: dict | None, checkpoint: str | None, list_file: str | Path, output_dir: str | Path,
-               mode: str = "overlay", device: str = "auto", key_interval: int | None = None,
-               alpha: float = 0.5, palette: str | None = None, codec: str | None = None, preset: str | None = None,
-               allow_truncated: bool = False, ckpt: dict | None = None, onnx: str | None = None) -> dict:
-    """Segment every input of list_file into output_dir (arguments as infer.infer_video); on
-    rank 0 a summary {"videos", "done" ("earlier": of them by an earlier run), "skipped" (output
-    there, no record), "failed", "manifest"}."""
+def run_list(cfg: dict | None, checkpoint: str | None, list_file: str | Path, output_dir: str | Path,
+             opts: InferOptions = InferOptions(), ckpt: dict | None = None) -> dict:
+    """Segment every input of list_file into output_dir (as video.infer_video; existing outputs
+    are kept, so opts.overwrite and opts.show_flow do not apply); on rank 0 a summary {"videos",
+    "done" ("earlier": of them by an earlier run), "skipped" (output there, no record), "failed",
+    "manifest"}."""
+    refuse_inputs(output_dir, {"config": opts.config, "checkpoint": checkpoint, "onnx": opts.onnx,
+                               "input list": list_file})
     inputs, output_dir = read_list(list_file), Path(output_dir)
     refuse_listed_outputs(inputs, list_file, output_dir)
-    outputs = output_names(inputs, output_dir, mode)
-    ctx = setup_distributed(device)
+    outputs = output_names(inputs, output_dir, opts.mode)
+    ctx = setup_distributed(opts.device)
     try:
-        seg = build_segmenter(cfg, checkpoint, str(ctx.device), key_interval, palette, mode, False, ckpt, onnx)
+        opts = replace(opts, device=str(ctx.device), progress=False)
+        seg = build_segmenter(cfg, checkpoint, opts, ckpt)
         output_dir.mkdir(parents=True, exist_ok=True)
         previous = _read_manifest(output_dir / MANIFEST)
         part = output_dir / f".{MANIFEST}.rank{ctx.rank}"
         part.unlink(missing_ok=True)
-        video = {"mode": mode, "alpha": alpha, "codec": codec, "preset": preset, "allow_truncated": allow_truncated}
         try:
             for i in range(ctx.rank, len(inputs), ctx.world_size):
-                record = _segment_one(seg, i, inputs, outputs, previous.get(inputs[i], {}), ctx.rank, video)
+                record = _segment_one(seg, i, inputs, outputs, previous.get(inputs[i], {}), ctx.rank, opts)
                 with naming(part), part.open("a") as f:
                     f.write(json.dumps(record) + "\n")
         except BaseException:  # interrupted: no part file left behind (the outputs written stay)
@@ -96,7 +100,8 @@ def infer_list(cfg: dict | None, checkpoint: str | None, list_file: str | Path, 
         teardown(ctx)
 
 
-def _segment_one(seg, i: int, inputs: list[str], outputs: list[Path], old: dict, rank: int, options: dict) -> dict:
+def _segment_one(seg, i: int, inputs: list[str], outputs: list[Path], old: dict, rank: int,
+                 opts: InferOptions) -> dict:
     """Input i's manifest record: segmented now, done by an earlier run (old: its record), or failed."""
     record = {"index": i, "input": inputs[i], "output": str(outputs[i]), "rank": rank}
     if outputs[i].exists():  # done by an earlier run: its record, if the manifest has it
@@ -104,7 +109,7 @@ def _segment_one(seg, i: int, inputs: list[str], outputs: list[Path], old: dict,
                       if old.get("status") == "done" else {"status": "skipped", "error": None})
     else:
         try:
-            res = segment_video(seg, inputs[i], str(outputs[i]), progress=False, **options)
+            res = run_video(seg, inputs[i], str(outputs[i]), opts)
             record.update({"status": "done", "frames": res["frames_written"], "seconds": res["seconds"],
                            "fps": round(res["fps_processed"], 3), "key_frames": res["key_frames"], "error": None})
         except (OSError, ValueError, RuntimeError) as e:  # this video fails, the next one runs

@@ -17,7 +17,8 @@ from dff.cli import main
 from dff.data.video import read_image
 from dff.data.video import VideoReader
 from dff.data.video_writer import VideoWriter
-from dff.engine.pipeline import Drain, Prefetch, split_cores
+from dff.inference.queues import Drain, Prefetch
+from dff.inference.tuning import split_cores
 
 
 def test_prefetch_keeps_order_stays_bounded_and_passes_errors_on():
@@ -112,7 +113,7 @@ def test_a_stream_url_is_read_and_segmented_in_realtime(tiny_run, served_video, 
 
 FAULTS = """
 import ctypes, sys
-from dff.engine.pipeline import tune_malloc
+from dff.inference.tuning import tune_malloc
 tuned = tune_malloc() if sys.argv[1] == "tuned" else None
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]

@@ -1,12 +1,28 @@
 """Streaming DFF: frames in, logits out, one key state held (memory constant in video length)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from .policies import Context, Decision, FixedPolicy
 
 
-class StreamSegmenter:
+@dataclass
+class StreamStats:
+    """What a stream has done: frames stepped, key frames among them, and key-network runs (keys
+    and refused probes)."""
+
+    frames: int = 0
+    keys: int = 0
+    key_runs: int = 0
+
+    def since(self, earlier: StreamStats) -> StreamStats:
+        """The counts after `earlier` (a copy taken before)."""
+        return StreamStats(self.frames - earlier.frames, self.keys - earlier.keys, self.key_runs - earlier.key_runs)
+
+
+class StreamRunner:
     """Runs the key network when the policy says so and propagates in between.
 
     Args:
@@ -19,7 +35,7 @@ class StreamSegmenter:
         self.policy = FixedPolicy(policy) if isinstance(policy, int) else policy
         self.held = None  # the state propagation starts from (None: the next frame is a key)
         self.previous, self.previous_logits = None, None  # the last frame's state and output
-        self.frames = self.keys = self.key_runs = 0  # key_runs: keys and refused probes
+        self.stats = StreamStats()
 
     def reset(self) -> None:
         """Forget the key state; the next frame is a key frame."""
@@ -36,23 +52,23 @@ class StreamSegmenter:
         """Logits (1, C, H, W) of frame (1, 3, H, W) in [0, 1], and whether it was a key frame.
 
         key: (state, logits) of the key network on this frame, computed ahead
-        (VideoSegmenter.segment_frames with ahead=True); the policy must then key this frame."""
-        self.frames += 1
+        (lookahead.py); the policy must then key this frame."""
+        self.stats.frames += 1
         decision, context = Decision.KEY, None
         if self.held is not None:
             context = Context(self.model, frame, self.held, self.previous, self.previous_logits)
             decision = self.policy.decide(context)
         if key is not None and decision is not Decision.KEY:
-            raise RuntimeError(f"a key state was computed ahead for frame {self.frames} but the "
+            raise RuntimeError(f"a key state was computed ahead for frame {self.stats.frames} but the "
                                f"{self.policy.name} policy decided {decision.value}")
         if key is not None:
-            self.key_runs += 1
+            self.stats.key_runs += 1
             state, logits = key
         elif decision is Decision.PROPAGATE:
             state = self.model.propagate(self.held, frame)
             logits = self.model.logits(state)
         else:
-            self.key_runs += 1
+            self.stats.key_runs += 1
             state = self.model.key(frame)
             logits = self.model.logits(state)
             if decision is Decision.PROBE:
@@ -61,7 +77,7 @@ class StreamSegmenter:
                 if not self.policy.adopt(context, held_logits, logits):
                     state, logits = held, held_logits
         if state.is_key:
-            self.keys += 1
+            self.stats.keys += 1
             self.held = state
         elif self.model.propagation == "chained":  # features carried frame to frame
             self.held = state

@@ -3,42 +3,11 @@ a writer thread behind it, each behind a bounded queue, so that memory stays con
 length. The work in them (PyAV / OpenCV decoding and encoding, OpenCV drawing) releases the GIL."""
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterable
 
 _END = object()
-
-
-def tune_malloc(arenas: int = 2, keep_mb: int = 64) -> bool:
-    """glibc's allocator for a long video (mallopt); False where there is no glibc. Process-wide,
-    so the command line calls it, not the library.
-
-    arenas: at most this many malloc arenas (M_ARENA_MAX). With an arena per thread, the memory the
-    pipeline's threads free in turn stays with them: `dff infer`'s RSS swung by ~35 MB over a
-    2000-frame video (flat at 2 arenas, same speed).
-    keep_mb: blocks up to this size come from the heap and freed ones stay there for reuse
-    (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD twice it). By default glibc handed the frames' and
-    tensors' memory back and took it again: ~1500 page faults per 960 x 540 frame, 4 ms of kernel
-    time; with it none once warm, `dff infer` 4-15% faster on 2 cores, RSS flat at the pipeline's peak.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return all([libc.mallopt(-8, arenas), libc.mallopt(-3, keep_mb << 20), libc.mallopt(-1, 2 * keep_mb << 20)])
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without mallopt)
-        return False
-
-
-def split_cores() -> tuple[set[int], set[int]] | None:
-    """(one CPU for the key network's thread, the others for the rest) of the CPUs this process may
-    run on; None where there are fewer than two or no per-thread affinity (not Linux)."""
-    if not hasattr(os, "sched_getaffinity"):
-        return None
-    cpus = sorted(os.sched_getaffinity(0))
-    return ({cpus[-1]}, set(cpus[:-1])) if len(cpus) >= 2 else None
 
 
 class Prefetch:
