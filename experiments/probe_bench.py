@@ -15,7 +15,8 @@ import statistics
 import torch
 
 from dff.config import load_config
-from dff.engine.bench import stream_steps, time_in_turns
+from dff.engine.bench import stream_steps
+from dff.engine.timing import time_in_turns
 from dff.engine.builders import model_from_config, num_classes_of, select_device
 from experiments.policies import ProbePolicy
 

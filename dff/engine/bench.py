@@ -11,27 +11,7 @@ from ..inference.stream import StreamRunner
 from ..models import layout
 from ..models.segmenter import State, upsample
 from .builders import model_from_config, num_classes_of, select_device
-
-
-def synchronizer(device: torch.device):
-    """A function that waits for the device's queued work (a no-op on the CPU)."""
-    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-
-def time_in_turns(fns: dict, reps: int, device: torch.device) -> dict:
-    """Median wall time (s) of each fn, timed round-robin so that load changes hit all alike."""
-    sync = synchronizer(device)
-    for fn in fns.values():  # warm-up
-        fn()
-    sync()
-    times = {name: [] for name in fns}
-    for _ in range(reps):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            sync()
-            times[name].append(time.perf_counter() - t)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+from .timing import synchronizer, time_in_turns
 
 
 def stream_steps(model, frames: torch.Tensor, device: torch.device, policy=None) -> list[float]:

@@ -19,7 +19,8 @@ from tqdm import tqdm
 from ..config import UNLEARNED_FLOWS, merge
 from ..data.store import FrameStore, to_float
 from ..models import layout
-from .bench import stream_steps, time_in_turns
+from .bench import stream_steps
+from .timing import time_in_turns
 from .builders import load_split, load_trained, num_classes_of
 from .consistency import FlowWarps
 from .evaluate import check_distances, evaluate, evaluate_consistency
@@ -166,7 +167,7 @@ class Tradeoff:
         return self.base if setting.flow is None else self.models[setting.flow]
 
     def time(self) -> dict:
-        """{setting: latencies}: every setting streamed once per round, in turns (bench.time_in_turns,
+        """{setting: latencies}: every setting streamed once per round, in turns (timing.time_in_turns,
         whose warm-up round is dropped)."""
         clips = {s: timed_clip(self.stores[s.short_side], s.key_interval).to(self.opts.device) for s in self.settings}
         steps = {s: [] for s in self.settings}

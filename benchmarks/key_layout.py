@@ -1,7 +1,7 @@
 """The key network channels-last (as dff runs it on the CPU) against channels-first, in turns.
 
-    python scripts/key_layout.py runs/davis_lite0/best.pt flow=dis --video ../shared/data/videos/driving-960x540.mp4
-    python scripts/key_layout.py torchvision:deeplabv3_mobilenet_v3_large --video VIDEO --rounds 3
+    python benchmarks/key_layout.py runs/davis_lite0/best.pt flow=dis --video ../shared/data/videos/driving-960x540.mp4
+    python benchmarks/key_layout.py torchvision:deeplabv3_mobilenet_v3_large --video VIDEO --rounds 3
 
 SOURCE: a dff checkpoint, or torchvision:NAME built with random weights (the cost does not
 depend on them, and nothing is downloaded); overrides are dff.load's (key=value). Two
@@ -31,7 +31,8 @@ from dff.data.video import VideoReader  # noqa: E402
 from dff.inference.options import InferOptions  # noqa: E402
 from dff.inference.tuning import tune_malloc  # noqa: E402
 from dff.inference.video import run_video  # noqa: E402
-from infer_pipeline import in_turns, model_only_fps  # noqa: E402
+from dff.engine.timing import rounds_in_turns  # noqa: E402
+from infer_pipeline import model_only_fps  # noqa: E402
 
 
 def load(source: str, overrides: dict) -> dff.VideoSegmenter:
@@ -84,7 +85,7 @@ def main() -> None:
     for name, seg in (("infer_first", first), ("infer_last", last)):
         runs[name] = lambda seg=seg: run_video(seg, args.video, args.out,
                                                InferOptions(overwrite=True, progress=False))["fps_processed"]
-    rounds = in_turns({name: lambda run=run: round(run(), 2) for name, run in runs.items()}, args.rounds,
+    rounds = rounds_in_turns({name: lambda run=run: round(run(), 2) for name, run in runs.items()}, args.rounds,
                       lambda r, so_far: print(r, {k: v[-1] for k, v in so_far.items()}, flush=True))
     med = {k: statistics.median(v) for k, v in rounds.items()}
     print(json.dumps({"source": args.source, "overrides": overrides, "frames": len(frames),

@@ -1,13 +1,17 @@
-"""scripts/depthwise_speed.py times each dilated depthwise conv of a backbone both ways."""
+"""benchmarks/depthwise_speed.py times each dilated depthwise conv of a backbone both ways."""
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.perf  # a performance study: pytest -m perf
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args):
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "depthwise_speed.py"), *args],
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "depthwise_speed.py"), *args],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
 
 

@@ -5,8 +5,8 @@ validation, and is timed from metrics.jsonl after its first `--warmup` iteration
 allocator warm-up and compilation excluded). Each runs as its own `dff train` (or torchrun)
 process. On a shared machine the figures are noisy: compare them within one invocation.
 
-    python scripts/train_throughput.py configs/davis/dff_r18_s16_temporal.yaml --iters 6
-    python scripts/train_throughput.py configs/davis/dff_lite0_s16_temporal.yaml --set train.objective=per_frame
+    python benchmarks/train_throughput.py configs/davis/dff_r18_s16_temporal.yaml --iters 6
+    python benchmarks/train_throughput.py configs/davis/dff_lite0_s16_temporal.yaml --set train.objective=per_frame
 """
 from __future__ import annotations
 

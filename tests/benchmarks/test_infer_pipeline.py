@@ -1,4 +1,4 @@
-"""scripts/infer_pipeline.py: model-only and `dff infer` in turns, the ratio of their medians."""
+"""benchmarks/infer_pipeline.py: model-only and `dff infer` in turns, the ratio of their medians."""
 import json
 import os
 import statistics
@@ -7,16 +7,19 @@ import sys
 from pathlib import Path
 
 import cv2
+import pytest
 
 from dff.data.video import VideoReader
 from dff.data.video_writer import VideoWriter
+
+pytestmark = pytest.mark.perf  # a performance study: pytest -m perf
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "infer_pipeline.py"), *map(str, args)],
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "infer_pipeline.py"), *map(str, args)],
                           capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
 
 

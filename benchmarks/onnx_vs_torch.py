@@ -1,15 +1,13 @@
 """ONNX export of trained checkpoints against PyTorch on this CPU: time per graph (onnxruntime vs
 PyTorch, taken in turns) and the labels of `dff infer` on a real video by both backends.
 
-    python scripts/onnx_vs_torch.py runs/davis_lite0_flow_temporal/best.pt runs/davis_r18_s16/best.pt \
+    python benchmarks/onnx_vs_torch.py runs/davis_lite0_flow_temporal/best.pt runs/davis_r18_s16/best.pt \
         --video ../shared/data/videos/driving-960x540.mp4 --size 240x427 --out runs/onnx
 """
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,20 +16,10 @@ from PIL import Image
 
 from dff.engine.builders import classes_of, load_trained, run_config
 from dff.engine.export import export_checkpoint
+from dff.engine.timing import time_in_turns
 from dff.inference.onnx_model import OnnxModel
 from dff.inference.options import InferOptions
 from dff.inference.video import infer_video
-
-
-def timed_in_turns(fns: dict, reps: int) -> dict:
-    """Median seconds of each function, called in turns so that load changes hit all alike."""
-    times = {name: [] for name in fns}
-    for _ in range(reps + 1):  # the first round warms up
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts[1:]) for name, ts in times.items()}
 
 
 def labels_of(folder: Path) -> np.ndarray:
@@ -47,7 +35,7 @@ def check(checkpoint: str, video: str, size: tuple[int, int], out: Path, reps: i
     key, frame = torch.rand(1, 3, *size), torch.rand(1, 3, *size)
     with torch.no_grad():
         state, graph_state = model.key(key), onnx.key(key)
-        ms = timed_in_turns({
+        ms = time_in_turns({
             "torch key": lambda: model.logits(model.key(key)),
             "onnxruntime key": lambda: onnx.key(key),
             "torch propagate": lambda: model.logits(model.propagate(state, frame)),

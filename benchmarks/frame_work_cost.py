@@ -1,7 +1,7 @@
 """CPU per frame of the work around the model in `dff infer`, each step alone on one thread: on
 RGB as `dff infer` does it, and on YUV 4:2:0 planes as it might (issue 15, part 1).
 
-    python scripts/frame_work_cost.py --video ../shared/data/videos/driving-960x540.mp4
+    python benchmarks/frame_work_cost.py --video ../shared/data/videos/driving-960x540.mp4
 
 decode: OpenCV to RGB (VideoReader's way) against PyAV to I420 planes; network input: the RGB
 shrink against Y shrunk, U and V area-resized to the network size and converted (OpenCV's YCrCb

@@ -1,12 +1,15 @@
-"""scripts/frame_work_cost.py: CPU per frame of each step around the model, on RGB and on I420 planes."""
+"""benchmarks/frame_work_cost.py: CPU per frame of each step around the model, on RGB and on I420 planes."""
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dff.data.video_writer import VideoWriter
+
+pytestmark = pytest.mark.perf  # a performance study: pytest -m perf
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = ("decode_opencv_rgb", "decode_pyav_i420", "input_rgb_shrink", "input_from_planes", "overlay_rgb_to_i420",
@@ -22,7 +25,7 @@ def video(path: Path, size: tuple[int, int]) -> Path:
 
 
 def run(*args):
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "frame_work_cost.py"), *map(str, args)],
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "frame_work_cost.py"), *map(str, args)],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 

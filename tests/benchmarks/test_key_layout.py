@@ -1,4 +1,4 @@
-"""scripts/key_layout.py: the key network channels-last against channels-first, in turns."""
+"""benchmarks/key_layout.py: the key network channels-last against channels-first, in turns."""
 import json
 import os
 import statistics
@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dff.data.video_writer import VideoWriter
+
+pytestmark = pytest.mark.perf  # a performance study: pytest -m perf
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +25,7 @@ def test_both_layouts_timed_in_turns_with_the_same_outputs(tiny_run, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for source, force, last in (("torchvision:lraspp_mobilenet_v3_large", [], True), (tiny_run / "best.pt", [], False),
                                 (tiny_run / "best.pt", ["--force"], True)):
-        proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "key_layout.py"), str(source), "short_side=32",
+        proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "key_layout.py"), str(source), "short_side=32",
                                "key_interval=3", "--video", str(video), "--out", str(tmp_path / "out.mp4"),
                                "--rounds", "2", *force], capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
         assert proc.returncode == 0, proc.stderr[-2000:]

@@ -1,6 +1,6 @@
 """`dff infer` end to end against the model alone, in one run on the same frames (issue 15, part 1).
 
-    python scripts/infer_pipeline.py runs/davis_lite0_flow_temporal/best.pt model.flow=dis \
+    python benchmarks/infer_pipeline.py runs/davis_lite0_flow_temporal/best.pt model.flow=dis \
         --video ../shared/data/videos/driving-960x540.mp4 --rounds 5 --repeat 9
 
 model-only: the frames decoded and resized to the network's size beforehand, then streamed
@@ -29,7 +29,6 @@ import resource
 import statistics
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,7 @@ from dff.data.store import resized_size, shrink
 from dff.data.video import VideoReader
 from dff.data.video_writer import VideoWriter
 from dff.engine.builders import run_config
+from dff.engine.timing import rounds_in_turns
 from dff.inference import tuning
 from dff.inference.options import InferOptions
 from dff.inference.tuning import tune_malloc
@@ -61,20 +61,6 @@ def model_only_fps(seg, frames: list[np.ndarray]) -> float:
         for x in small:
             seg.runner.step(x)
     return len(small) / (time.perf_counter() - t0)
-
-
-def in_turns(runs: dict[str, Callable[[], float]], rounds: int,
-             after_round: Callable[[int, dict], None] | None = None) -> dict[str, list[float]]:
-    """Each run's figure, `rounds` times: every run once a round, each first in turn, so that a
-    drift of the machine's speed falls on all; after_round(r, figures so far) after each."""
-    out: dict[str, list[float]] = {name: [] for name in runs}
-    names = list(runs)
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            out[name].append(runs[name]())
-        if after_round is not None:
-            after_round(r, out)
-    return out
 
 
 def while_sampling(run, sample, every: float):
@@ -175,7 +161,7 @@ def main() -> None:
         kernel.append(1000 * (after.ru_stime - before.ru_stime) / len(frames))
         return fps
 
-    rounds = in_turns({"model_only": lambda: model_only_fps(seg, frames), "h264": h264,
+    rounds = rounds_in_turns({"model_only": lambda: model_only_fps(seg, frames), "h264": h264,
                        **({"h264_unpinned": unpinned} if args.unpinned else {})}, args.rounds)
     mo, e2e = (statistics.median(rounds[n]) for n in ("model_only", "h264"))
     res.update({"rounds_model_only_fps": [round(v, 2) for v in rounds["model_only"]],

@@ -1,7 +1,7 @@
 """Forward + backward of every dilated depthwise conv of a backbone: oneDNN's gradients (nn.Conv2d)
 against dff's (DilatedDepthwiseConv2d, dff/ops/depthwise.py), on one CPU thread, in turns.
 
-    python scripts/depthwise_speed.py --backbone efficientnet_lite0 --output-stride 16 --size 224
+    python benchmarks/depthwise_speed.py --backbone efficientnet_lite0 --output-stride 16 --size 224
 """
 from __future__ import annotations
 
