@@ -29,6 +29,7 @@ def _run_config(args) -> tuple[dict, dict | None]:
 def cmd_train(args) -> None:
     from .data.outputs import prepare_run_dir
     from .engine.train import train
+    from .engine.train.objective import OBJECTIVES
     cfg = _config(args)
     work_dir = args.work_dir or Path("runs") / Path(args.config).stem
     if args.resume and args.overwrite:
@@ -39,9 +40,7 @@ def cmd_train(args) -> None:
     if res["best_metric"] == float("-inf"):  # train.val_every=0, or a torchrun rank other than 0
         print(f"trained to iteration {res['iteration']}; checkpoints in {res['work_dir']}")
         return
-    what = {"per_frame": "per-frame mIoU (averaged with the update branch alone for accel)",
-            "flow": "end-point error, minus", "distill": "mean agreement with the key network over key distances"}
-    print(f"best val {what.get(res['objective'], 'mean mIoU over key distances')}: {res['best_metric']:.4f}; "
+    print(f"best val {OBJECTIVES[res['objective']].best}: {res['best_metric']:.4f}; "
           f"checkpoints in {res['work_dir']}")
 
 
@@ -50,12 +49,13 @@ def cmd_eval(args) -> None:
                                   select_device)
     from .engine.consistency import FlowWarps
     from .engine.evaluate import check_distances, evaluate, evaluate_consistency, evaluate_stream, format_table
+    from .engine.train.objective import OBJECTIVES
     from .inference.policies import build_policy
     from .models import layout
     cfg, ckpt = _run_config(args)
     _check_json(args, cfg["data"]["root"])
     dev = select_device(args.device)
-    if cfg["train"]["objective"] == "flow":
+    if OBJECTIVES[cfg["train"]["objective"]].flow_only:
         return _eval_flow(args, cfg, dev, ckpt)
     model, ckpt = load_trained(cfg, args.checkpoint, dev, ckpt)
     layout.key_channels_last(model)  # as dff infer runs it (VideoSegmenter)
