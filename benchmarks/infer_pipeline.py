@@ -36,7 +36,7 @@ import torch
 
 from dff.data.store import resized_size, shrink
 from dff.data.video import VideoReader
-from dff.data.video_writer import VideoWriter
+from dff.io.video_writer import VideoWriter
 from dff.engine.builders import run_config
 from dff.engine.timing import rounds_in_turns
 from dff.inference import tuning

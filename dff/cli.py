@@ -27,7 +27,7 @@ def _run_config(args) -> tuple[dict, dict | None]:
 
 
 def cmd_train(args) -> None:
-    from .data.outputs import prepare_run_dir
+    from .io.outputs import prepare_run_dir
     from .engine.train import train
     from .engine.train.objective import OBJECTIVES
     cfg = _config(args)
@@ -85,7 +85,7 @@ def _check_json(args, data_root: str | None = None) -> None:
     """--json PATH: refused before any work when it exists (without --overwrite; with it, when it
     is no JSON file), is a folder, or is one of the command's inputs (its config, checkpoint, and
     the data it reads)."""
-    from .data.outputs import check_file, is_json
+    from .io.outputs import check_file, is_json
     if args.json:
         check_file(args.json, args.overwrite, {"config": args.config, "checkpoint": getattr(args, "checkpoint", None),
                                                "data": data_root}, kind=("JSON", is_json))

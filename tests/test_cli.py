@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dff.cli import main
-from dff.data.video_writer import X264_PRESETS
+from dff.io.video_writer import X264_PRESETS
 from dff.engine.demo import run_demo
 
 from conftest import TINY

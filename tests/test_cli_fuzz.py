@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from dff.cli import main
-from dff.data.video_writer import VideoWriter, default_codec
+from dff.io.video_writer import VideoWriter, default_codec
 
 FUZZ = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from types import MappingProxyType
 import cv2
 import numpy as np
 
+from ..io.publish import publish
 from .flo import write_flo
 from .palettes import class_hue, hsv_to_rgb
 
@@ -428,9 +428,8 @@ def write_synthetic(
 
     # Generate next to the target and move it into place, so an interrupted run
     # never leaves a half-written dataset that looks complete.
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    out = publish(out_dir, folder=True)
+    tmp = out.tmp
     try:
         meta = dict(params, sequences={})
         index = 0
@@ -441,11 +440,15 @@ def write_synthetic(
                 _write_sequence(tmp / split / name, generate_sequence(seq_seed, num_frames, size, num_classes, motion))
                 meta["sequences"][split].append({"name": name, "seed": seq_seed})
                 index += 1
-        tmp.mkdir(parents=True, exist_ok=True)
         (tmp / "synthetic.json").write_text(json.dumps(meta, indent=2) + "\n")
-        _move_into_place(tmp, out_dir, params)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        existing = _read_meta(out_dir)
+        if existing is not None and _same_params(existing, params):  # a concurrent writer made the same set
+            out.abort()
+        else:
+            out.commit()
+    except BaseException:
+        out.abort()
+        raise
     return out_dir
 
 
@@ -455,16 +458,3 @@ def _describe(params: dict) -> str:
     return json.dumps({k: params.get(k) for k in keys}, sort_keys=False)
 
 
-def _move_into_place(tmp: Path, out_dir: Path, params: dict) -> None:
-    """Replace out_dir by tmp; if a concurrent writer already produced the same data, keep theirs."""
-    if out_dir.exists():
-        existing = _read_meta(out_dir)
-        if existing is not None and _same_params(existing, params):
-            return
-        # os.replace cannot overwrite a non-empty directory: move the old one aside first.
-        old = out_dir.with_name(f"{out_dir.name}.old-{os.getpid()}")
-        os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out_dir)

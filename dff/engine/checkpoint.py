@@ -5,28 +5,22 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 import torch
 
-from ..data.outputs import naming
+from ..io.outputs import naming
+from ..io.publish import publish
 
 
 def _write_atomic(data: bytes, path: Path) -> None:
-    """Write to a temp file in path's folder, fsync, then os.replace onto path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with naming(path), os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Publish data at path, synced to the disk before the rename (a crash leaves the old file or
+    the new one, whole)."""
+    with naming(path), publish(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def save_checkpoint(obj: dict, *paths: str | Path) -> None:

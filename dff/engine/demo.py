@@ -5,7 +5,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..config import load_config
-from ..data.outputs import mark
+from ..io.outputs import mark
 from ..data.synthetic import write_synthetic
 from ..inference.options import InferOptions
 from ..inference.video import infer_video

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..data.outputs import write_atomic
+from ..io.publish import write_atomic
 from ..data.store import FrameStore, to_float
 from ..inference.segmenter import VideoSegmenter
 from ..inference.stream import StreamRunner

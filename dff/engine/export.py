@@ -15,14 +15,14 @@ import contextlib
 import io
 import json
 import logging
-import shutil
 import warnings
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from ..data.outputs import MARKER, is_ours, mark, refuse_inputs, remove_stale_temps, swap_in, temp_sibling
+from ..io.outputs import MARKER, is_ours, mark, refuse_inputs, remove_stale_temps
+from ..io.publish import publish
 from ..models import Segmenter
 from ..models.flow import DISFlow, OracleFlow
 from ..models.segmenter import State
@@ -142,14 +142,7 @@ def export_checkpoint(model: Segmenter, cfg: dict, checkpoint: str, classes: tup
             "palette": palette, "arch": m["arch"], "key_interval": m["key_interval"], "key_policy": m["key_policy"],
             "short_side": cfg["data"]["short_side"], "flow_scale": m["flow_scale"], "dis_preset": m["dis_preset"]}
     remove_stale_temps(out.parent, out.name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_sibling(out)
-    tmp.mkdir()
-    try:
+    with publish(out, folder=True) as tmp:
         info = export_onnx(model, tmp, size or default_size(cfg["data"]["short_side"]), meta, opset)
         mark(tmp)
-        swap_in(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return info

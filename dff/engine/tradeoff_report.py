@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from ..data.outputs import check_file, refuse_inputs, write_atomic
+from ..io.outputs import check_file, refuse_inputs
+from ..io.publish import write_atomic
 
 FILES = ("tradeoff.json", "tradeoff.csv", "tradeoff.md", "tradeoff.png")
 COLUMNS = ("name", "short_side", "size", "key_interval", "flow", "accuracy", "vc_8", "vc_16", "tc", "fps",

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from dataclasses import replace
 
-from ..data.outputs import naming, refuse_inputs, write_atomic
+from ..io.outputs import naming, refuse_inputs
+from ..io.publish import write_atomic
 from ..engine.processes import barrier, setup_distributed, teardown
 from .options import InferOptions
 from .video import build_segmenter, run_video

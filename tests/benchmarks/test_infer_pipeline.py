@@ -10,7 +10,7 @@ import cv2
 import pytest
 
 from dff.data.video import VideoReader
-from dff.data.video_writer import VideoWriter
+from dff.io.video_writer import VideoWriter
 
 pytestmark = pytest.mark.perf  # a performance study: pytest -m perf
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dff.data.video_writer import VideoWriter
+from dff.io.video_writer import VideoWriter
 
 pytestmark = pytest.mark.perf  # a performance study: pytest -m perf
 

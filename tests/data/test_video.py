@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dff.data.video import VideoError, VideoReader, VideoTruncatedError, natural_key
-from dff.data.video_writer import VideoWriter, default_codec
+from dff.io.video_writer import VideoWriter, default_codec
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "videos"
 H, W = 48, 64

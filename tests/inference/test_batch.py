@@ -11,7 +11,7 @@ import pytest
 
 from dff.cli import main
 from dff.data.video import read_image
-from dff.data.video_writer import VideoWriter
+from dff.io.video_writer import VideoWriter
 from dff.inference.many import output_names
 
 

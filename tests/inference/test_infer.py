@@ -10,7 +10,7 @@ from PIL import Image
 from conftest import SHARED
 from dff.data.palettes import camvid_palette
 from dff.data.video import VideoReader
-from dff.data.video_writer import VideoWriter
+from dff.io.video_writer import VideoWriter
 from dff.config import load_config
 from dff.inference.options import InferOptions
 from dff.inference.tuning import split_cores

@@ -16,7 +16,7 @@ import pytest
 from dff.cli import main
 from dff.data.video import read_image
 from dff.data.video import VideoReader
-from dff.data.video_writer import VideoWriter
+from dff.io.video_writer import VideoWriter
 from dff.inference.queues import Drain, Prefetch
 from dff.inference.tuning import split_cores
 

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ...config import ConfigError, save_config
 from ...config import validate as check_config
-from ...data.outputs import RESUMING, mark, refuse_foreign_run_dir
+from ...io.outputs import RESUMING, mark, refuse_foreign_run_dir
 from ..builders import classes_of, load_split, model_from_config, num_classes_of
 from ..checkpoint import describe, load_checkpoint, load_weights, save_checkpoint
 from ..processes import barrier, gather_objects, setup_distributed, teardown

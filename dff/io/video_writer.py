@@ -9,15 +9,15 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..data.video import VideoError, VideoReader
 from .outputs import naming, remove_stale_temps
-from .video import VideoError, VideoReader
+from .publish import Publication
 
 CODECS = ("h264", "mp4v")
 # x264's speed / size trade-off, fastest first; ultrafast by default: at 960 x 540 it costs a
@@ -34,13 +34,6 @@ def default_codec() -> str:
     except ImportError:
         return "mp4v"
     return "h264"
-
-
-def _umask_mode(bits: int = 0o666) -> int:
-    """`bits` less the process umask: the mode a plain open() would have given the file."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return bits & ~mask
 
 
 class _Mp4v:
@@ -143,12 +136,9 @@ class VideoWriter(CommitOnExit):
         self.coded_size = (self.size[0] + self.size[0] % 2, self.size[1] + self.size[1] % 2)
         self._check_target()
         remove_stale_temps(self.path.parent, self.path.name)  # a killed earlier write's
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Same directory so os.replace is an atomic rename; the suffix picks the container.
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.tmp-", dir=self.path.parent,
-                                   suffix=self.path.suffix or ".mp4")
-        os.close(fd)
-        self._tmp = Path(tmp)
+        # the temp's suffix picks the container; the encoder creates the file
+        self._out = Publication(self.path, suffix=self.path.suffix or ".mp4", verify=self._verify)
+        self._tmp = self._out.tmp
         self.frames_written = 0
         self._enc: _H264 | _Mp4v | None = None
         try:
@@ -192,24 +182,26 @@ class VideoWriter(CommitOnExit):
         except Exception:  # the output is being thrown away; its encoder's complaints with it
             pass
         finally:
-            self._tmp.unlink(missing_ok=True)
+            self._out.abort()
 
-    def _verify(self) -> None:
-        """Decode the temp file back; raise VideoError unless frame count and size match."""
+    def _verify(self, tmp: Path) -> None:
+        """Decode the temp file back; raise VideoError unless frame count and size match; the
+        target is still one that may be replaced (it may have appeared while we were writing)."""
         if self.frames_written == 0:
             raise VideoError(f"{self.path}: no frames were written")
         try:
-            reader = VideoReader(self._tmp)
+            reader = VideoReader(tmp)
             for _ in reader:
                 pass
             n, size = reader.frames_read, reader.size
         except VideoError as e:  # OpenCV's writer drops write errors: a full disk shows only here
-            free = shutil.disk_usage(self._tmp.parent).free / 2**20
+            free = shutil.disk_usage(tmp.parent).free / 2**20
             raise VideoError(f"{self.path}: written video fails to decode ({e}); {free:.0f} MB free on its "
                              "disk") from e
         if n != self.frames_written or size != self.coded_size:
             raise VideoError(f"{self.path}: wrote {self.frames_written} frames of {self.coded_size} but "
                              f"decoded {n} frames of {size}")
+        self._check_target()
 
     def close(self) -> None:
         """Finish encoding, verify the result and move it onto `path` (idempotent)."""
@@ -219,10 +211,7 @@ class VideoWriter(CommitOnExit):
             enc, self._enc = self._enc, None
             with naming(self.path):
                 enc.close()
-            self._verify()
-            self._check_target()  # the path may have appeared while we were writing
-            os.chmod(self._tmp, _umask_mode())  # mkstemp made it owner-only
-            os.replace(self._tmp, self.path)
+            self._out.commit()
         except BaseException:
             self.abort()
             raise

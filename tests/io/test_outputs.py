@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dff.cli import main
-from dff.data.outputs import MARKER, check_file, prepare_run_dir, refuse_inputs
+from dff.io.outputs import MARKER, check_file, prepare_run_dir, refuse_inputs
 
 
 def _digest(path) -> str:
@@ -31,7 +31,7 @@ def test_check_file_and_refuse_inputs(tmp_path):
 
 
 def test_overwrite_of_a_json_output_replaces_only_a_json_file(tmp_path):
-    from dff.data.outputs import is_json
+    from dff.io.outputs import is_json
     earlier, label = tmp_path / "e.json", tmp_path / "00000.png"
     earlier.write_text('{"mean_miou": 0.5}')
     label.write_bytes(b"\x89PNG\r\n\x1a\n")
@@ -138,27 +138,28 @@ def test_stale_temp_files_of_a_killed_run_are_removed_by_the_next(tmp_path, caps
     really use (taken from them), and nothing else is touched."""
     import numpy as np
 
-    from dff.data.label_writer import LabelPngWriter
-    from dff.data.outputs import remove_stale_temps
-    from dff.data.video_writer import VideoWriter
+    from dff.io.label_writer import LabelPngWriter
+    from dff.io.outputs import remove_stale_temps
+    from dff.io.video_writer import VideoWriter
     from dff.engine import checkpoint
+    from dff.io import publish
 
     run = tmp_path / "run"
     run.mkdir()
     (run / MARKER).write_text("")  # a folder dff wrote (a foreign one's files are never touched)
     names = []
-    real_replace = checkpoint.os.replace
-    checkpoint.os.replace = lambda src, dst: (names.append(src), real_replace(src, dst))
+    real_replace = publish.os.replace
+    publish.os.replace = lambda src, dst: (names.append(str(src)), real_replace(src, dst))
     try:
         checkpoint.save_checkpoint({"model": {}}, run / "last.pt")
     finally:
-        checkpoint.os.replace = real_replace
+        publish.os.replace = real_replace
     video = VideoWriter(run / "v.mp4", 10, (16, 16), codec="mp4v")
     labels = LabelPngWriter(run / "lab", np.zeros((4, 3), np.uint8), (16, 16))
     kept = [run / "last.pt", run / ".hidden", run / "notes.tmp", run / ".x.old-0123abcd"]
     for p in kept[1:]:
         p.write_text("mine")
-    stale = {names[0].rsplit("/", 1)[-1], video._tmp.name, labels._tmp.name, ".e.json.tmp-4242"}
+    stale = {names[0].rsplit("/", 1)[-1], video._tmp.name, labels._out.tmp.name, ".e.json.tmp-4242"}
     real_replace(run / "last.pt", run / names[0].rsplit("/", 1)[-1])  # as if killed before the rename
     checkpoint.save_checkpoint({"model": {}}, run / "last.pt")
     (run / ".e.json.tmp-4242").write_text("{")
@@ -245,7 +246,7 @@ def test_resume_in_a_folder_dff_did_not_write_touches_none_of_its_files(tiny_run
 def test_a_run_folder_of_an_earlier_version_is_one_holding_only_a_runs_files(tiny_run, tmp_path):
     import shutil
 
-    from dff.data.outputs import is_ours
+    from dff.io.outputs import is_ours
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     (run / MARKER).unlink()  # written before dff marked its folders

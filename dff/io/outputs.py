@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,10 +16,9 @@ from pathlib import Path
 MARKER = ".dff-output"
 
 # The hidden temp names dff's writers use beside a target NAME; a kill -9 leaves them behind.
-_TEMP_NAMES = (r"\.{name}\.[a-z0-9_]{{8}}\.tmp",         # checkpoints (checkpoint._write_atomic)
-               r"\.{name}\.tmp-[a-z0-9_]{{8}}\.\w+",     # videos (VideoWriter)
-               r"\.{name}\.tmp-[0-9a-f]{{8}}",            # label folders (LabelPngWriter)
-               r"\.{name}\.tmp-\d+")                      # --json and report files (write_atomic)
+_TEMP_NAMES = (r"\.{name}\.tmp-[0-9a-f]{{8}}(\.\w+)?",    # publish.temp_sibling (+ a video's container suffix)
+               # those of earlier versions: checkpoints, videos (mkstemp), --json files (a process id)
+               r"\.{name}\.[a-z0-9_]{{8}}\.tmp", r"\.{name}\.tmp-[a-z0-9_]{{8}}\.\w+", r"\.{name}\.tmp-\d+")
 
 
 @contextmanager
@@ -34,20 +32,6 @@ def naming(path: str | os.PathLike):
         if e.errno is not None and (e.filename is None or temp):  # the user's path, not dff's temp file
             raise OSError(e.errno, e.strerror or str(e), str(path)) from e
         raise
-
-
-def write_atomic(path: str | os.PathLike, write) -> None:
-    """write(tmp) puts the file's content at a hidden temp path beside `path`, which then replaces
-    `path` in one rename: an interrupted write never leaves half a file. Creates the folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with naming(path):
-            write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def mark(folder: str | os.PathLike) -> None:
@@ -164,26 +148,3 @@ def prepare_run_dir(work_dir: str | os.PathLike, resume, overwrite: bool, inputs
             raise FileExistsError(f"{work_dir}: holds the {what} this run reads ({path}); --overwrite would "
                                   "remove it: not replacing the folder")
     shutil.rmtree(work_dir)
-
-
-def temp_sibling(path: str | os.PathLike, tag: str = "tmp") -> Path:
-    """An unused hidden name beside `path` (same filesystem, so renames are atomic)."""
-    path = Path(path)
-    return path.parent / f".{path.name}.{tag}-{secrets.token_hex(4)}"
-
-
-def swap_in(tmp: Path, path: Path) -> None:
-    """Put the finished folder tmp in place of path: the old one aside first, so a failed swap can
-    put it back, then removed."""
-    old = None
-    if path.exists():
-        old = temp_sibling(path, "old")
-        os.replace(path, old)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        if old is not None:
-            os.replace(old, path)
-        raise
-    if old is not None:
-        shutil.rmtree(old)

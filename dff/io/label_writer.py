@@ -7,14 +7,14 @@ They are written to a temp folder beside the target that replaces it only when c
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .outputs import MARKER, mark, naming, remove_stale_temps, swap_in, temp_sibling
-from .palettes import png_palette
+from ..data.palettes import png_palette
+from .outputs import MARKER, mark, naming, remove_stale_temps
+from .publish import Publication
 from .video_writer import CommitOnExit
 
 
@@ -48,15 +48,13 @@ class LabelPngWriter(CommitOnExit):
         self._palette = png_palette(palette)
         _check_replaceable(self.path, overwrite)
         remove_stale_temps(self.path.parent, self.path.name)  # a killed earlier write's
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp: Path | None = temp_sibling(self.path)
-        self._tmp.mkdir()  # plain mkdir, unlike mkdtemp, gives the umask's permissions
-        mark(self._tmp)
+        self._out = Publication(self.path, folder=True, verify=self._verify)
+        mark(self._out.tmp)
         self.frames_written = 0
 
     def write(self, labels: np.ndarray) -> None:
         """Save one (H, W) label map with ids 0..255 as the next numbered PNG."""
-        if self._tmp is None:
+        if self._out.tmp is None:
             raise ValueError(f"{self.path}: writer is closed")
         if labels.shape != self.size or labels.min(initial=0) < 0 or labels.max(initial=0) > 255:
             raise ValueError(f"{self.path}: labels have shape {labels.shape} and range "
@@ -64,17 +62,16 @@ class LabelPngWriter(CommitOnExit):
         img = Image.fromarray(labels.astype(np.uint8))
         img.putpalette(self._palette)  # turns the "L" image into "P" with these colours
         with naming(self.path):
-            img.save(self._tmp / f"{self.frames_written:05d}.png")
+            img.save(self._out.tmp / f"{self.frames_written:05d}.png")
         self.frames_written += 1
 
     def abort(self) -> None:
         """Delete the temp folder, leaving `path` untouched."""
-        tmp, self._tmp = self._tmp, None
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        self._out.abort()
 
     def _verify(self, tmp: Path) -> None:
-        """Every PNG is there and opens as a palette image of the expected size."""
+        """Every PNG is there and opens as a palette image of the expected size; the target is still
+        one that may be replaced (it may have changed while we wrote)."""
         files = sorted(f for f in tmp.iterdir() if f.name != MARKER)
         if len(files) != self.frames_written or not files:
             raise ValueError(f"{self.path}: wrote {self.frames_written} label PNGs, found {len(files)}")
@@ -82,16 +79,8 @@ class LabelPngWriter(CommitOnExit):
             with Image.open(f) as im:
                 if im.mode != "P" or im.size[::-1] != self.size:
                     raise ValueError(f"{f}: reads back as {im.mode} {im.size[::-1]}, expected P {self.size}")
+        _check_replaceable(self.path, self.overwrite)
 
     def close(self) -> None:
         """Verify the PNGs, then swap the temp folder in for `path` (idempotent)."""
-        if self._tmp is None:
-            return
-        try:
-            self._verify(self._tmp)
-            _check_replaceable(self.path, self.overwrite)  # it may have changed while we wrote
-            swap_in(self._tmp, self.path)
-            self._tmp = None
-        except BaseException:
-            self.abort()
-            raise
+        self._out.commit()
