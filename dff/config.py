@@ -150,31 +150,42 @@ def drop_retired(data: dict, where: str = "") -> dict:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), base: dict | None = None) -> dict:
-    """base (DEFAULTS) <- YAML file <- overrides, checked against the schema."""
+    """base (DEFAULTS) <- YAML file (after the file its `base:` key names) <- overrides, checked
+    against the schema."""
     cfg = copy.deepcopy(DEFAULTS if base is None else base)
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        try:
-            data = yaml_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML at {yaml_problem(e)}") from None
-        except UnicodeDecodeError as e:
-            raise ConfigError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: top level must be a mapping")
-        data = drop_retired(data, f"{path}: ")
-        try:
-            _check_keys(data, DEFAULTS, "")
-        except ConfigError as e:
-            raise ConfigError(f"{path}: {e}") from None
-        cfg = merge(cfg, data)
+        cfg = merge(cfg, _read_file(Path(path), ()))
     for text in overrides:
         upd = parse_override(text)
         _check_keys(upd, DEFAULTS, "")
         cfg = merge(cfg, upd)
     return validate(cfg, f"{path}: " if path is not None else "")
+
+
+def _read_file(path: Path, seen: tuple) -> dict:
+    """A config file's sections, on top of those of the file its `base:` names (a path relative to
+    it: a recipe's stage on its dataset's config, say)."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: `base:` files name each other in a loop")
+    try:
+        data = yaml_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML at {yaml_problem(e)}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    parent = data.pop("base", None)
+    if parent is not None and not isinstance(parent, str):
+        raise ConfigError(f"{path}: base must be the path of a config file, got {parent!r}")
+    data = drop_retired(data, f"{path}: ")
+    try:
+        _check_keys(data, DEFAULTS, "")
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    return data if parent is None else merge(_read_file(path.parent / parent, (*seen, path.resolve())), data)
 
 
 def validate(cfg: dict, where: str = "") -> dict:
