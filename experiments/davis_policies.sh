@@ -3,7 +3,7 @@
 # scripts/davis_accel.sh and scripts/davis_accel_fast.sh (run those first): the adaptive policy
 # at the fixed policy's key rate, the best key placement in hindsight, every signal replayed on
 # the pair tables at k = 3..6, and the probe policy against fixed. From the repository root;
-# about 3 hours on 2 CPU cores. Findings: experiments/README.md; figures: docs/results.md (f).
+# about 3 hours on 2 CPU cores. Findings: experiments/README.md; figures: experiments/notes/key_frame_policies.md.
 set -euo pipefail
 RUN=${RUN:-runs}
 DFF=configs/davis/dff_r18_s16_temporal.yaml

@@ -1,7 +1,7 @@
 """What limits a key 4 frames back: the same trained model propagated in several ways.
 
 usage: python -m experiments.propagation_variants CHECKPOINT [--key-interval K] [overrides ...]
-(the checkpoint's own config, overrides as `dff eval` takes them; docs/results.md (h), "Only the
+(the checkpoint's own config, overrides as `dff eval` takes them; experiments/notes/training_recipes.md, "Only the
 backbone fixed in the propagation stage"). For every val key s and frames s+1..s+K-1 (K = 5), mIoU
 by key distance and the share of per-frame at d = K-1 for:
   direct     the learned flow from each frame to the key, one warp (DFF);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Flow pretraining on ground truth, then DAVIS (EfficientNet-Lite0, s16) from it: the figures of
-# docs/results.md (h). About 75 minutes on 2 CPU cores. Run from the repository root.
+# experiments/notes/training_recipes.md. About 75 minutes on 2 CPU cores. Run from the repository root.
 set -euo pipefail
 OUT=runs/results_flow && mkdir -p "$OUT"
 dff make-synthetic --out data/chairs --motion chairs --train 240 --val 24 --frames 5 --height 240 --width 320

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A per-frame stage before propagation (docs/results.md (h), "A per-frame stage first"): the Lite0
+# A per-frame stage before propagation (experiments/notes/training_recipes.md, "A per-frame stage first"): the Lite0
 # key network trained on single frames, then the propagation trained with the key path fixed.
 # First the recipe within 30 CPU-minutes per model (per-frame stage with colour jitter, scales
 # 0.5-1.75 and the scores refined by the frame, model.refine=guided; then the propagation without
@@ -54,7 +54,7 @@ for split in temporal sequences; do
   recipe $split recipe 540 130 "$KEY_FIXED" model.refine=guided  # one process
   recipe $split jitter 600 130 "$KEY_FIXED"  # the recipe before the refinement
 done
-# recipe400 (docs/results.md (h), "Cheaper training of the dilated stage"): the per-frame stage at
+# recipe400 (experiments/notes/training_recipes.md, "Cheaper training of the dilated stage"): the per-frame stage at
 # short side 400 with 880 iterations (what the budget holds since dff/ops/depthwise.py), then the
 # propagation at 400 with the flow network fed 0.3 of the size; temporal split only; evaluated as
 # trained and with model.key_flip (and chained propagation)
@@ -67,14 +67,14 @@ stage2 temporal recipe400_pf recipe400 200 train.val_every=0 train.save_every=20
 dff eval --checkpoint runs/lite0_temporal_recipe400/last.pt --key-interval 5 --json $OUT/temporal_recipe400_k5.json \
   --overwrite
 # the same model with test-time flip averaging at key frames, propagated directly and chained
-# (both settable on the trained model; docs/results.md (h), "Test-time flip at the key frames")
+# (both settable on the trained model; experiments/notes/training_recipes.md, "Test-time flip at the key frames")
 for prop in direct chained; do
   for k in 5 10; do
     dff eval --checkpoint runs/lite0_temporal_recipe400/last.pt --key-interval $k model.key_flip=true \
       model.propagation=$prop --json $OUT/temporal_recipe400_flip_${prop}_k$k.json --overwrite
   done
 done
-# recipe400bb (docs/results.md (h), "Only the backbone fixed in the propagation stage"): recipe400's
+# recipe400bb (experiments/notes/training_recipes.md, "Only the backbone fixed in the propagation stage"): recipe400's
 # per-frame stage, then the propagation 400 iterations with only the backbone fixed (the feature
 # conv, head and refinement train with the flow and the scale field); evaluated with the flip, chained
 stage2 temporal recipe400_pf recipe400bb 400 train.val_every=0 train.save_every=400 train.warmup_iters=40 \

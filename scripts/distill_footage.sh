@@ -20,7 +20,7 @@ dff eval $C --checkpoint $BEFORE --against teacher --json "$OUT/agree_before.jso
 dff eval $C --checkpoint runs/distill_footage/best.pt --against teacher --json "$OUT/agree_after.json"
 D=configs/davis/dff_lite0_s16_temporal.yaml
 dff eval $D --checkpoint runs/distill_footage/best.pt --json "$OUT/davis_after.json"
-# The same from the recipe400bb model (scripts/davis_perframe_stage.sh; docs/results.md (h), "Label-free
+# The same from the recipe400bb model (scripts/davis_perframe_stage.sh; experiments/notes/training_recipes.md, "Label-free
 # adaptation of the recipe400bb model"): its own refinement and flow input scale, footage at short side 240
 B=runs/lite0_temporal_recipe400bb/last.pt M="model.refine=guided model.flow_scale=0.3"
 dff train $C --work-dir runs/distill_400bb model.load_from=$B $M

@@ -71,7 +71,7 @@ def plan_cpus(on_cpu: bool, threads: int | None, realtime: bool) -> CpuPlan:
     ahead = on_cpu and model_threads == 1 and not realtime
     # On 2 cores, left to the scheduler, the other threads took ~10% of the key network's thread's
     # time, and it is the slower side; given a core of its own, with no codec or OpenCV threads
-    # switching on the other, `dff infer` ran 3-13% faster (medians of 6 rounds; docs/results.md (j)).
+    # switching on the other, `dff infer` ran 3-13% faster (medians of 6 rounds; docs/benchmarking.md (j)).
     split = split_cores() if ahead else None
     if split is None:
         return CpuPlan(model_threads, ahead)

@@ -13,7 +13,7 @@ def key_channels_last(model: nn.Module) -> bool:
     unchanged); whether it did. oneDNN runs depthwise convolutions far faster on NHWC: MobileNetV3
     and EfficientNet-Lite0 key networks ran 1.05-1.7x as fast on 1 and 2 CPU threads; dense ResNets
     from 0.9x (FCN-ResNet-50) to 1.1x (ResNet-18), within the machine's noise, so they stay as they
-    are (docs/results.md (j)). Elsewhere (CUDA, exported graphs) not measured: left as it is."""
+    are (docs/benchmarking.md (j)). Elsewhere (CUDA, exported graphs) not measured: left as it is."""
     if not isinstance(model, DFFSegmenter) or next(model.backbone.parameters()).device.type != "cpu" or not any(
             isinstance(m, nn.Conv2d) and 1 < m.groups == m.in_channels for m in model.backbone.modules()):
         return False

@@ -1,7 +1,7 @@
 """Class scores refined on a finer grid, guided by the frame: boundaries that output stride 16 blurs.
 
 On DAVIS val most of an output-stride-16 model's errors lie on object boundaries (72% of the wrong
-pixels within 4 px of a true boundary: docs/results.md (h)); bilinear upsampling cannot put an
+pixels within 4 px of a true boundary: experiments/notes/training_recipes.md); bilinear upsampling cannot put an
 edge between two feature cells. A small net on the frame itself (as DeepLabV3+'s decoder on
 low-level features, but from the pixels, so propagated frames get it too) corrects the scores at
 1/4 of the output size. It runs on every frame, key or propagated: 5 ms at 240x427 on 2 CPU cores,
