@@ -12,6 +12,7 @@ import torch
 
 from dff.engine.metrics import class_map
 from dff.inference.policies import Context, Decision, FixedPolicy
+from dff.inference.stream import StreamRunner
 from dff.models.flow import DISFlow
 from dff.ops import flow_warp, resize_flow
 
@@ -61,6 +62,7 @@ class AdaptivePolicy:
     """
 
     name = "adaptive"
+    runner = None  # the plain StreamRunner
 
     def __init__(self, key_interval: int, threshold: float = 0.5, min_budget: float = 0.5,
                  max_budget: float = 2.0, signal: str = "flow"):
@@ -108,6 +110,20 @@ def motion_fit(labels: torch.Tensor, flow: torch.Tensor) -> float:
     return float(between / (within + 1e-6))
 
 
+class ProbingRunner(StreamRunner):
+    """A stream whose scheduled key frames are probes: the key network runs, then the policy's
+    adopt(context, held_logits, new_logits) says whether the new key replaces the held one; a
+    refused probe is propagated as usual, its key-network run counted in stats.key_runs."""
+
+    def _key(self, frame: torch.Tensor, context: Context | None) -> tuple:
+        state, logits = super()._key(frame, context)
+        if context is None:  # a clip's first frame: nothing held to compare with
+            return state, logits
+        held = self.model.propagate(self.held, frame)
+        held_logits = self.model.logits(held)
+        return (state, logits) if self.policy.adopt(context, held_logits, logits) else (held, held_logits)
+
+
 class ProbePolicy(FixedPolicy):
     """The key network runs every `key_interval` frames, as fixed; the probed frame becomes the
     key unless the held key, warped to it, explains the frame's motion clearly better.
@@ -121,6 +137,7 @@ class ProbePolicy(FixedPolicy):
     """
 
     name = "probe"
+    runner = ProbingRunner
 
     def __init__(self, key_interval: int, margin: float = 0.5, max_gap: int | None = None):
         super().__init__(key_interval)
@@ -139,7 +156,7 @@ class ProbePolicy(FixedPolicy):
         return super().scheduled()
 
     def decide(self, context: Context) -> Decision:
-        return Decision.PROBE if self.scheduled() else Decision.PROPAGATE
+        return Decision.KEY if self.scheduled() else Decision.PROPAGATE  # a key ProbingRunner probes
 
     def fits(self, frame: torch.Tensor, previous: torch.Tensor, held: torch.Tensor, new: torch.Tensor) -> tuple[float, float]:
         """motion_fit of two segmentations of frame (logits at its size) on the flow from frame

@@ -7,7 +7,7 @@ import time
 import torch
 
 from ..config import merge
-from ..inference.stream import StreamRunner
+from ..inference.stream import runner_for
 from ..models import layout
 from ..models.segmenter import State, upsample
 from .builders import model_from_config, num_classes_of, select_device
@@ -18,7 +18,7 @@ def stream_steps(model, frames: torch.Tensor, device: torch.device, policy=None)
     """Wall time of each StreamRunner step over frames (T, 3, H, W), exactly as `dff infer`
     runs them: by default one key frame, then T - 1 propagated ones."""
     sync, times = synchronizer(device), []
-    runner = StreamRunner(model, policy or len(frames))
+    runner = runner_for(model, policy or len(frames))
     for f in frames:
         t = time.perf_counter()
         runner.step(f[None])

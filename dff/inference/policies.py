@@ -1,11 +1,10 @@
 """Key-frame policies: when the stream runs the key network.
 
 A policy sees every frame after a clip's first (which is always a key) and answers with one
-`decide(context)`: KEY (run the key network), PROPAGATE (warp the held key's features), or PROBE
-(run the key network, then `adopt(context, held_logits, new_logits)` says whether the new key
-replaces the held one). Every policy has a `key_interval` (its mean one, if it decides per frame),
-and `reset()` for a new video. dff ships the fixed policy; research policies
-(experiments/policies.py) implement the same calls.
+`decide(context)`: KEY (run the key network) or PROPAGATE (warp the held key's features). Every
+policy has a `key_interval` (its mean one, if it decides per frame), `reset()` for a new video, and
+`runner`: the stream runner it needs (None: stream.StreamRunner; a research policy that probes keys
+brings its own, experiments/policies.py). dff ships the fixed policy.
 """
 from __future__ import annotations
 
@@ -22,7 +21,6 @@ POLICIES = ("fixed",)
 class Decision(Enum):
     KEY = "key"
     PROPAGATE = "propagate"
-    PROBE = "probe"
 
 
 @dataclass(frozen=True)
@@ -47,6 +45,7 @@ class FixedPolicy:
     """A key frame every `key_interval` frames."""
 
     name = "fixed"  # what `model.key_policy` and the results call it
+    runner = None  # the stream.StreamRunner subclass the policy needs (None: StreamRunner itself)
 
     def __init__(self, key_interval: int):
         if key_interval < 1:

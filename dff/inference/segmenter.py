@@ -18,7 +18,7 @@ from ..engine.metrics import class_map
 from ..models import Segmenter, layout
 from .lookahead import keys_ahead
 from .policies import FixedPolicy, build_policy
-from .stream import StreamRunner
+from .stream import runner_for
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class VideoSegmenter:
         self.short_side, self.size = short_side, size
         self.class_names, self.palette = class_names, palette
         self.colours = get_palette(palette)  # a palette too short for the classes fails here, once
-        self.runner = StreamRunner(self.model, policy or build_policy("fixed", key_interval))
+        self.runner = runner_for(self.model, policy or build_policy("fixed", key_interval))
 
     @property
     def key_interval(self) -> int:
@@ -124,12 +124,13 @@ class VideoSegmenter:
         key_cpus: with ahead, the CPUs that thread runs on (os.sched_setaffinity); None: any.
         """
         self.reset()
-        if not (ahead and isinstance(self.runner.policy, FixedPolicy)):
+        policy = self.runner.policy
+        if not (ahead and isinstance(policy, FixedPolicy) and policy.runner is None):
             for frame in frames:
                 labels, key = self.segment(frame)
                 yield frame, labels, key
             return
-        for frame, x, key in keys_ahead(frames, self.runner.policy.key_interval, self._small, self._key, key_cpus):
+        for frame, x, key in keys_ahead(frames, policy.key_interval, self._small, self._key, key_cpus):
             logits, is_key = self.runner.step(to_float(x), key)
             yield frame, self._labels_at(logits, frame.shape[:2]), is_key
 

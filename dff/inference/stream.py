@@ -68,14 +68,7 @@ class StreamRunner:
             state = self.model.propagate(self.held, frame)
             logits = self.model.logits(state)
         else:
-            self.stats.key_runs += 1
-            state = self.model.key(frame)
-            logits = self.model.logits(state)
-            if decision is Decision.PROBE:
-                held = self.model.propagate(self.held, frame)
-                held_logits = self.model.logits(held)
-                if not self.policy.adopt(context, held_logits, logits):
-                    state, logits = held, held_logits
+            state, logits = self._key(frame, context)
         if state.is_key:
             self.stats.keys += 1
             self.held = state
@@ -83,3 +76,16 @@ class StreamRunner:
             self.held = state
         self.previous, self.previous_logits = state, logits
         return logits, state.is_key
+
+    def _key(self, frame: torch.Tensor, context: Context | None) -> tuple:
+        """(state, logits) of a frame the policy keyed (context None: a clip's first frame). A
+        runner for research policies may override it (experiments/policies.py probes)."""
+        self.stats.key_runs += 1
+        state = self.model.key(frame)
+        return state, self.model.logits(state)
+
+
+def runner_for(model, policy) -> StreamRunner:
+    """The runner a policy (or an int k: a key every k frames) needs: its `runner` class, or StreamRunner."""
+    policy = FixedPolicy(policy) if isinstance(policy, int) else policy
+    return (policy.runner or StreamRunner)(model, policy)

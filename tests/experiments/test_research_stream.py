@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dff.inference.stream import StreamRunner
+from dff.inference.stream import StreamRunner, runner_for
 from dff.ops import flow_warp, resize_flow
 from experiments.policies import AdaptivePolicy, ProbePolicy
 from tiny_models import tiny_accel, tiny_model
@@ -103,11 +103,11 @@ def test_probe_stream_runs_the_key_network_on_schedule_and_outputs_the_chosen_ke
     frames = [torch.rand(1, 3, 32, 48) for _ in range(7)]
     fixed_runner = StreamRunner(model, 3)
     fixed = [fixed_runner.step(f) for f in frames]
-    always = StreamRunner(model, ProbePolicy(3, margin=float("inf")))
+    always = runner_for(model, ProbePolicy(3, margin=float("inf")))
     outs = [always.step(f) for f in frames]
     assert [k for _, k in outs] == [k for _, k in fixed] and always.stats.keys == always.stats.key_runs == 3
     assert all(torch.allclose(a, b, atol=1e-6) for (a, _), (b, _) in zip(outs, fixed))
-    never = StreamRunner(model, ProbePolicy(3, margin=-float("inf"), max_gap=6))
+    never = runner_for(model, ProbePolicy(3, margin=-float("inf"), max_gap=6))
     outs = [never.step(f) for f in frames]
     assert [k for _, k in outs] == [True, False, False, False, False, False, True]  # 3 refused; 6 forced
     assert (never.stats.keys, never.stats.key_runs) == (2, 3)
