@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from dff.data.palettes import get_palette, overlay
-from dff.data.store import resized_size, shrink
+from dff.data.frames import resized_size, shrink
 from dff.data.video import VideoReader
 
 

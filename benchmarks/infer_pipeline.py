@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dff.data.store import resized_size, shrink
+from dff.data.frames import resized_size, shrink
 from dff.data.video import VideoReader
 from dff.io.video_writer import VideoWriter
 from dff.engine.builders import run_config

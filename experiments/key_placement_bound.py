@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from dff.config import load_config
-from dff.data.store import to_float
+from dff.data.frames import to_float
 from dff.engine.builders import load_split, load_trained, select_device
 from dff.engine.evaluate import propagate_batch
 from dff.engine.metrics import ConfusionMatrix

@@ -18,7 +18,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from dff.data.store import to_float
+from dff.data.frames import to_float
 from dff.engine.builders import load_split, load_trained, run_config
 from dff.engine.metrics import ConfusionMatrix, class_map
 from dff.models.flow import build_flow_net

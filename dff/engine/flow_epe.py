@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from ..data.store import FrameStore, to_float
+from ..data.store import FrameStore
+
+from ..data.frames import to_float
 
 
 @torch.no_grad()

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.palettes import get_palette
-from ..data.store import resized_size, shrink, to_float
+from ..data.frames import resized_size, shrink, to_float
 from ..data.video import VideoReader
 from ..engine.metrics import class_map
 from ..models import Segmenter, layout

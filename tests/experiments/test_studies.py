@@ -75,7 +75,7 @@ def test_key_placement_bound_fixed_row_equals_the_streamed_fixed_policy(tiny_run
 def test_key_signal_replay_equals_the_streamed_adaptive_policy(tiny_run, tmp_path):
     """Replaying a policy on the saved pair tables gives the streamed run's keys and mIoU."""
     from dff.config import load_config
-    from dff.data.store import to_float
+    from dff.data.frames import to_float
     from dff.engine.builders import load_split, load_trained
     from dff.engine.evaluate import evaluate_stream
     from dff.inference.policies import FixedPolicy, build_policy
