@@ -10,7 +10,7 @@ import argparse
 import torch
 
 from dff.config import load_config
-from dff.data.store import to_float
+from dff.data.frames import to_float
 from dff.engine.builders import load_split, load_trained
 from dff.engine.checkpoint import load_checkpoint
 from dff.models.flow import DISFlow

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import torch
 
-from dff.data.store import to_float
+from dff.data.frames import to_float
 from dff.engine.builders import load_split, load_trained, run_config
 from dff.engine.metrics import ConfusionMatrix, class_map
 
