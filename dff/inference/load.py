@@ -22,16 +22,16 @@ from .segmenter import VideoSegmenter
 PRETRAINED_SHORT_SIDE = {"torchvision": 520, "hf": 512}
 
 
-def _apply(cfg: dict, overrides: dict) -> tuple[dict, str]:
-    """Overrides by bare key name (key_interval=5, flow="dis", short_side=...) into cfg; the device."""
-    cfg, device = copy.deepcopy(cfg), overrides.pop("device", "auto")
+def _apply(cfg: dict, overrides: dict) -> dict:
+    """Overrides by bare key name (key_interval=5, flow="dis", short_side=...) into cfg."""
+    cfg = copy.deepcopy(cfg)
     for key, value in overrides.items():
         section = next((s for s in ("model", "data") if key in DEFAULTS[s]), None)
         if section is None:
             raise ConfigError(f"dff.load: unknown override {key!r}; valid: device, "
                               f"{', '.join(sorted([*DEFAULTS['model'], *DEFAULTS['data']]))}")
         cfg[section][key] = value
-    return validate(cfg, "dff.load: "), device
+    return validate(cfg, "dff.load: ")
 
 
 def load(source, **overrides) -> VideoSegmenter:
@@ -46,22 +46,23 @@ def load(source, **overrides) -> VideoSegmenter:
     leave what the model learned intact (config.trained_model_config).
     """
     overrides = dict(overrides)
+    device = select_device(overrides.pop("device", "auto"))
     if isinstance(source, Segmenter):
-        cfg, device = _apply(DEFAULTS, overrides)
+        cfg = _apply(DEFAULTS, overrides)
         model = source
     elif isinstance(source, nn.Module):  # a torchvision or Hugging Face segmenter, split around its own modules
-        cfg, device = _apply(_pretrained_defaults(_kind_of(source)), overrides)
+        cfg = _apply(_pretrained_defaults(_kind_of(source)), overrides)
         kn = key_network_from_module(source)
         model = model_from_config({**cfg, "model": {**cfg["model"], "key_network": kn}}, len(kn.class_names))
     elif str(source).split(":", 1)[0] in PRETRAINED_SHORT_SIDE:
-        cfg, device = _apply(merge(_pretrained_defaults(str(source).split(":", 1)[0]),
-                                   {"model": {"key_network": str(source)}}), overrides)
-        model, _ = load_trained(cfg, None, select_device(device))
+        cfg = _apply(merge(_pretrained_defaults(str(source).split(":", 1)[0]),
+                           {"model": {"key_network": str(source)}}), overrides)
+        model, _ = load_trained(cfg, None, device)
     else:
         ckpt = load_checkpoint(source)  # its own config; load_trained refuses overrides that change what it learned
-        cfg, device = _apply(saved_config(ckpt, f"{source}: ") or DEFAULTS, overrides)
-        model, _ = load_trained(cfg, source, select_device(device), ckpt)
-    return VideoSegmenter(model, cfg["model"]["key_interval"], cfg["data"]["short_side"], select_device(device),
+        cfg = _apply(saved_config(ckpt, f"{source}: ") or DEFAULTS, overrides)
+        model, _ = load_trained(cfg, source, device, ckpt)
+    return VideoSegmenter(model, cfg["model"]["key_interval"], cfg["data"]["short_side"], device,
                           model.class_names, model.palette or "voc")
 
 
