@@ -1,5 +1,5 @@
 """Shared fixtures: a tiny synthetic video set and a tiny model trained on it for 2 steps; a synthetic
-frame pair with its true flow; a DAVIS layout of noise frames."""
+frame pair with its true flow; a DAVIS layout of noise frames; each video writer backend."""
 import os
 from pathlib import Path
 
@@ -116,3 +116,10 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", unreachable)
 
+
+@pytest.fixture(params=["mp4v", "h264"])
+def codec(request) -> str:
+    """Each writer backend; h264 needs PyAV."""
+    if request.param == "h264":
+        pytest.importorskip("av", reason="codec h264 needs PyAV (pip install 'dff[video]')")
+    return request.param

@@ -1,9 +1,8 @@
-"""Tests for dff.data.video and video_writer: readers over files/folders/globs, atomic writers, real clips."""
+"""dff.data.video: readers over files, folders, globs and streams, truncation, real clips."""
 
 import http.server
 import io
 import os
-import sys
 import threading
 import warnings
 from contextlib import contextmanager
@@ -14,27 +13,10 @@ import numpy as np
 import pytest
 
 from dff.data.video import VideoError, VideoReader, VideoTruncatedError, natural_key
-from dff.io.video_writer import VideoWriter, default_codec
+from dff.io.video_writer import VideoWriter
+from video_fixtures import H, W, count_frames, gradient, write_mp4
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "videos"
-H, W = 48, 64
-
-
-def gradient(i: int, h: int = H, w: int = W) -> np.ndarray:
-    """Smooth moving RGB gradient, frame i (smooth so lossy mp4v stays close)."""
-    y, x = np.mgrid[0:h, 0:w]
-    r = (x * 255 // (w - 1) + 4 * i) % 256
-    g = y * 255 // (h - 1)
-    b = np.full_like(x, (10 * i) % 256)
-    return np.stack([r, g, b], -1).astype(np.uint8)
-
-
-def write_mp4(path: Path, n: int, fps: float = 10.0, codec: str | None = None, preset: str | None = None) -> Path:
-    """Write n gradient frames to path via VideoWriter."""
-    with VideoWriter(path, fps, (H, W), codec=codec, preset=preset) as w:
-        for i in range(n):
-            w.write(gradient(i))
-    return path
 
 
 def save_png(path: Path, img: np.ndarray) -> None:
@@ -47,24 +29,8 @@ def solid(v: int, h: int = 8, w: int = 10) -> np.ndarray:
     return np.full((h, w, 3), v, np.uint8)
 
 
-def count_frames(path, **kwargs) -> int:
-    """Frames a VideoReader decodes from path."""
-    reader = VideoReader(path, **kwargs)
-    for _ in reader:
-        pass
-    return reader.frames_read
-
-
 def test_natural_key() -> None:
     assert sorted(["frame10", "frame2", "Frame1"], key=natural_key) == ["Frame1", "frame2", "frame10"]
-
-
-@pytest.fixture(params=["mp4v", "h264"])
-def codec(request) -> str:
-    """Each writer backend; h264 needs PyAV."""
-    if request.param == "h264":
-        pytest.importorskip("av", reason="codec h264 needs PyAV (pip install 'dff[video]')")
-    return request.param
 
 
 def test_mp4_roundtrip(tmp_path: Path, codec: str) -> None:
@@ -284,47 +250,6 @@ def test_frames_carry_index_and_timestamp(tmp_path: Path, codec: str) -> None:
     assert [r.last_timestamp_s for _ in r] == [0.0, 0.04, 0.08]
 
 
-def test_h264_is_browser_playable(tmp_path: Path) -> None:
-    av = pytest.importorskip("av")
-    assert default_codec() == "h264"
-    path = write_mp4(tmp_path / "web.mp4", 20, fps=12.5)
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        assert (s.codec_context.name, s.codec_context.pix_fmt) == ("h264", "yuv420p")
-        assert (s.height, s.width, s.average_rate) == (H, W, 12.5)
-        assert sum(1 for p in c.demux(s) if p.size) == 20
-    data = path.read_bytes()
-    assert data.index(b"moov") < data.index(b"mdat")  # faststart: plays while it downloads
-    assert count_frames(path) == 20
-    mask = os.umask(0)
-    os.umask(mask)
-    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's owner-only 0600
-
-
-def test_h264_without_pyav_is_refused_clearly(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "av", None)  # makes `import av` fail as if not installed
-    assert default_codec() == "mp4v"
-    with pytest.raises(VideoError, match=r"needs PyAV: pip install 'dff\[video\]'"):
-        VideoWriter(tmp_path / "x.mp4", 10, (H, W), codec="h264")
-    assert list(tmp_path.iterdir()) == []
-    with pytest.raises(ValueError, match="codec must be one of"):
-        VideoWriter(tmp_path / "x.mp4", 10, (H, W), codec="vp9")
-
-
-def test_x264_presets(tmp_path: Path) -> None:
-    """--preset: ultrafast by default (the fastest); a slower one writes the same frames, smaller."""
-    pytest.importorskip("av")
-    small = write_mp4(tmp_path / "veryfast.mp4", 12, preset="veryfast")
-    fast = write_mp4(tmp_path / "default.mp4", 12)
-    assert count_frames(small) == count_frames(fast) == 12
-    assert small.stat().st_size < fast.stat().st_size
-    for kind, preset in (("mp4v", "veryfast"), ("h264", "quick")):
-        with pytest.raises(ValueError, match=f"preset '{preset}' is not an x264 preset for codec h264 .codec {kind}.; "
-                                             "valid: ultrafast, superfast, veryfast"):
-            VideoWriter(tmp_path / "x.mp4", 10, (H, W), codec=kind, preset=preset)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["default.mp4", "veryfast.mp4"]
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts the process's threads in /proc (Linux)")
 def test_one_thread_decoding_and_encoding_start_no_codec_threads(tmp_path: Path) -> None:
     """threads=1 (dff infer with the key network on a CPU of its own): FFmpeg's decoder and x264
@@ -352,61 +277,6 @@ def test_one_thread_decoding_and_encoding_start_no_codec_threads(tmp_path: Path)
         assert min(counts[None]) > 0, counts
     default = list(VideoReader(tmp_path / "1.mp4"))
     assert all(np.array_equal(a, b) for a, b in zip(default, VideoReader(tmp_path / "1.mp4", threads=1)))
-
-
-def test_writer_refuses_overwrite(tmp_path: Path, codec: str) -> None:
-    path = write_mp4(tmp_path / "out.mp4", 3, codec=codec)
-    before = path.read_bytes()
-    with pytest.raises(FileExistsError, match="overwrite"):
-        VideoWriter(path, 10, (H, W), codec=codec)
-    assert path.read_bytes() == before
-    with VideoWriter(path, 10, (H, W), overwrite=True, codec=codec) as w:
-        for i in range(5):
-            w.write(gradient(i))
-    assert count_frames(path) == w.frames_written == 5
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
-
-
-def test_odd_sizes_are_written_padded_to_even(tmp_path: Path, codec: str) -> None:
-    """Issue 15: 853 x 480 phone video was refused; now padded by a repeated column or row."""
-    frames = [gradient(i)[:47, :63] for i in range(4)]
-    with VideoWriter(tmp_path / "odd.mp4", 10, (47, 63), codec=codec) as w:
-        for f in frames:
-            w.write(np.ascontiguousarray(f))
-    assert w.coded_size == (48, 64)
-    back = list(VideoReader(tmp_path / "odd.mp4"))
-    assert len(back) == 4 and back[0].shape == (48, 64, 3)
-    err = np.abs(back[2][:47, :63].astype(int) - frames[2].astype(int)).mean()
-    assert err < 6, err  # lossy, but the same picture, cropped back
-    assert np.abs(back[2][47, :63].astype(int) - frames[2][46].astype(int)).mean() < 12  # the repeated row
-
-
-def test_writer_bad_frames(tmp_path: Path, codec: str) -> None:
-    w = VideoWriter(tmp_path / "x.mp4", 10, (H, W), codec=codec)
-    with pytest.raises(ValueError, match=r"\(48, 32, 3\).*\(48, 64, 3\)"):
-        w.write(np.zeros((H, W // 2, 3), np.uint8))
-    w.abort()
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_writer_exception_leaves_nothing(tmp_path: Path, codec: str) -> None:
-    path = tmp_path / "crash.mp4"
-    with pytest.raises(RuntimeError):
-        with VideoWriter(path, 10, (H, W), codec=codec) as w:
-            w.write(gradient(0))
-            assert any(p.name.startswith(".crash.mp4.tmp-") for p in tmp_path.iterdir())
-            raise RuntimeError("boom")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_writer_exception_keeps_existing(tmp_path: Path) -> None:
-    path = write_mp4(tmp_path / "keep.mp4", 4)
-    before = path.read_bytes()
-    with pytest.raises(RuntimeError):
-        with VideoWriter(path, 10, (H, W), overwrite=True) as w:
-            w.write(gradient(0))
-            raise RuntimeError("boom")
-    assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1
 
 
 @pytest.fixture(scope="module")
@@ -445,11 +315,3 @@ def test_real_videos_cut_in_half_are_truncated(tmp_path: Path, name: str) -> Non
     with pytest.raises(VideoTruncatedError, match=rf"{name}: truncated, \d+ frames decoded"):
         count_frames(path)
 
-
-def test_a_video_output_named_as_another_kind_of_file_is_refused_before_writing(tmp_path: Path) -> None:
-    label = tmp_path / "00000.png"
-    label.write_bytes(b"a label of the dataset")
-    for path in (label, tmp_path / "eval.json"):
-        with pytest.raises(ValueError, match=rf"{path.name}: {path.suffix} is not a video file name; give one of .mp4"):
-            VideoWriter(path, 10, (H, W), overwrite=True, codec="mp4v")
-    assert label.read_bytes() == b"a label of the dataset" and sorted(tmp_path.iterdir()) == [label]
