@@ -1,5 +1,5 @@
 """CPU per frame of the work around the model in `dff infer`, each step alone on one thread: on
-RGB as `dff infer` does it, and on YUV 4:2:0 planes as it might (issue 15, part 1).
+RGB as `dff infer` does it, and on YUV 4:2:0 planes as it might.
 
     python benchmarks/frame_work_cost.py --video ../shared/data/videos/driving-960x540.mp4
 

@@ -1,4 +1,4 @@
-"""`dff infer` end to end against the model alone, in one run on the same frames (issue 15, part 1).
+"""`dff infer` end to end against the model alone, in one run on the same frames.
 
     python benchmarks/infer_pipeline.py runs/davis_lite0_flow_temporal/best.pt model.flow=dis \
         --video ../shared/data/videos/driving-960x540.mp4 --rounds 5 --repeat 9

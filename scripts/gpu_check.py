@@ -1,4 +1,4 @@
-"""One prepared GPU check (issue 15, part 4), printed as one table; each step a `dff` command.
+"""One prepared GPU check, printed as one table; each step a `dff` command.
 
     bash scripts/gpu_check.sh            # on a CUDA machine, under 8 minutes
     bash scripts/gpu_check.sh --smoke    # the same steps on the CPU at tiny sizes (the tests run this)

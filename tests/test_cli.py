@@ -197,7 +197,7 @@ def test_infer_command_modes_and_refusals(tiny_run, synthetic_root, tmp_path, ca
 
 @pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])
 def test_sigterm_and_ctrl_c_stop_with_one_line_and_no_temp_files(tiny_cfg, tiny_run, tmp_path, sig, code):
-    """Finding 11 of issue 14: SIGTERM left hidden temp files and Ctrl-C printed a traceback."""
+    """SIGTERM left hidden temp files and Ctrl-C printed a traceback."""
     import os
     import signal
     import subprocess
@@ -224,7 +224,7 @@ def test_sigterm_and_ctrl_c_stop_with_one_line_and_no_temp_files(tiny_cfg, tiny_
 
 
 def test_val_clips_shorter_than_the_key_interval_are_an_error_at_start(tiny_run, capsys):
-    """Finding 10: val clips shorter than the key interval gave a NaN mean mIoU."""
+    """Val clips shorter than the key interval gave a NaN mean mIoU."""
     cfg, ckpt = str(tiny_run / "config.yaml"), str(tiny_run / "best.pt")
     assert main(["eval", cfg, "--checkpoint", ckpt, "--key-interval", "9", "--motion-bins", "none"]) == 1
     assert "longest clip has 8 frames, fewer than the key interval 9" in capsys.readouterr().err
@@ -240,7 +240,7 @@ def test_val_clips_shorter_than_the_key_interval_are_an_error_at_start(tiny_run,
     (["make-synthetic", "--out", "x", "--train", "-1"], "--train: -1 must be >= 1"),
 ])
 def test_bad_command_line_values_are_refused_by_the_parser(args, words, capsys):
-    """Findings 7 and 8 of issue 14 on the command line: each refused with its option named."""
+    """Bad values on the command line: each refused with its option named."""
     with pytest.raises(SystemExit) as e:
         main(args)
     assert e.value.code == 2 and words in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Property-based fuzz of the command line with corrupted inputs (issue 14): videos cut short,
+"""Property-based fuzz of the command line with corrupted inputs: videos cut short,
 overwritten, spliced or replaced by garbage, and label PNGs of every wrong kind. Every case ends
 with exit 0, or exit 1 and one line naming the file; never a traceback, never a changed file that
 existed before, never a temp file left. Examples are bounded and derandomized (conftest's profile)."""

@@ -1,4 +1,4 @@
-"""The typed config schema: every bad value of issue 14 (findings 7 and 8) is one error naming the
+"""The typed config schema: every bad value a user typed is one error naming the
 key, the value and what is allowed, before anything is written; fuzzed configs never raise
 anything else."""
 from typing import get_args
@@ -11,7 +11,7 @@ from dff import schema
 from dff.cli import main
 from dff.config import DEFAULTS, ConfigError, load_config, validate
 
-# (override, the words the error must hold): findings 7 and 8 of issue 14, as a user typed them
+# (override, the words the error must hold), as a user typed them
 BAD = [
     ("model.key_interval=abc", "model.key_interval='abc': must be an integer >= 1"),
     ("model.key_interval=2.5", "model.key_interval=2.5: must be an integer >= 1"),

@@ -1,4 +1,4 @@
-"""The checkpoint owns its config (issue 14, finding 4): eval, infer, bench and dff.load take the
+"""The checkpoint owns its config: eval, infer, bench and dff.load take the
 trained model's config from the checkpoint; CONFIG and overrides may change only how it runs."""
 import json
 

@@ -1,4 +1,4 @@
-"""ONNX export (issue 15, part 2): both graphs equal the PyTorch model on onnxruntime, for dff's own
+"""ONNX export: both graphs equal the PyTorch model on onnxruntime, for dff's own
 DFF and Accel models and a torchvision adapter (with DIS flow as an input), and `dff infer
 --backend onnxruntime` gives the PyTorch path's labels."""
 import json

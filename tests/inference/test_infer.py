@@ -140,7 +140,7 @@ def test_label_folders_are_not_replaced_unasked(tiny_run, tiny_cfg, folder, tmp_
 
 
 def test_an_input_is_never_an_output(tiny_run, tiny_cfg, synthetic_root, tmp_path, capsys):
-    """Finding 3 of issue 14: --output equal to the --input frame folder (PNG frames) or video
+    """--output equal to the --input frame folder (PNG frames) or video
     replaced the input; now refused, --overwrite or not, and the input is unchanged."""
     from dff.cli import main
 
@@ -205,7 +205,7 @@ def test_pretrained_configs_need_no_checkpoint(torchvision_cache, segformer_fold
 
 
 def test_odd_sized_frames_are_segmented_into_a_padded_video(tiny_run, synthetic_root, tmp_path):
-    """Issue 15: 853 x 480 phone video was refused for its odd width; now written padded."""
+    """853 x 480 phone video was refused for its odd width; now written padded."""
     from dff.cli import main
     from dff.data.video import read_image
     from dff.data.video import VideoReader

@@ -1,5 +1,5 @@
 """The output policy: nothing replaced unasked, nothing written onto an input, --overwrite only
-replaces what dff wrote. Findings 1-3 of issue 14, as a user met them, through the CLI."""
+replaces what dff wrote; through the CLI, as a user meets them."""
 import hashlib
 import json
 from pathlib import Path
@@ -59,7 +59,7 @@ def test_prepare_run_dir(tmp_path):
 
 
 def test_train_into_an_earlier_run_refuses_and_overwrite_starts_clean(tiny_run, tmp_path, capsys, one_thread):
-    """Finding 1: a second `dff train` into a run folder silently replaced its best.pt and left the
+    """A second `dff train` into a run folder silently replaced its best.pt and left the
     old run's ckpt_*.pt beside the new ones."""
     cfg, run = str(tiny_run / "config.yaml"), tmp_path / "run"
     assert main(["train", cfg, "--work-dir", str(run), "train.keep_last=5", "train.save_every=1"]) == 0
@@ -75,7 +75,7 @@ def test_train_into_an_earlier_run_refuses_and_overwrite_starts_clean(tiny_run, 
 
 
 def test_json_never_replaces_a_file_unasked_nor_an_input(tiny_run, tmp_path, capsys):
-    """Finding 2: `dff eval C --checkpoint K --json K` turned the checkpoint into JSON."""
+    """`dff eval C --checkpoint K --json K` turned the checkpoint into JSON."""
     cfg, ckpt = str(tiny_run / "config.yaml"), tiny_run / "best.pt"
     digest = _digest(ckpt)
     base = ["eval", cfg, "--checkpoint", str(ckpt), "--motion-bins", "none"]
@@ -94,7 +94,7 @@ def test_json_never_replaces_a_file_unasked_nor_an_input(tiny_run, tmp_path, cap
 
 
 def test_a_resume_that_does_not_fit_changes_nothing(tiny_run, tmp_path, capsys, one_thread):
-    """Finding 5: a resume with another num_classes raised a raw RuntimeError after config.yaml had
+    """A resume with another num_classes raised a raw RuntimeError after config.yaml had
     been overwritten with the wrong config."""
     import shutil
 
@@ -109,7 +109,7 @@ def test_a_resume_that_does_not_fit_changes_nothing(tiny_run, tmp_path, capsys, 
 
 
 def test_io_errors_truncated_frames_and_non_finite_weights_are_one_line(tiny_run, synthetic_root, tmp_path, capsys):
-    """Findings 6, 9 and 12: an output under a file, a truncated frame PNG (sound header) and a
+    """An output under a file, a truncated frame PNG (sound header) and a
     checkpoint with NaN weights each give one line naming the file, exit status 1."""
     import shutil
 
@@ -134,7 +134,7 @@ def test_io_errors_truncated_frames_and_non_finite_weights_are_one_line(tiny_run
 
 
 def test_stale_temp_files_of_a_killed_run_are_removed_by_the_next(tmp_path, capsys):
-    """Finding 11: a SIGKILLed run leaves hidden temp files; the names are those the writers
+    """A SIGKILLed run leaves hidden temp files; the names are those the writers
     really use (taken from them), and nothing else is touched."""
     import numpy as np
 
@@ -175,7 +175,7 @@ def test_stale_temp_files_of_a_killed_run_are_removed_by_the_next(tmp_path, caps
 
 
 def test_a_write_that_fails_names_the_file_and_the_reason(tiny_run, tmp_path):
-    """Finding 6: a full disk (here a file-size limit, the same failed write()) was a traceback;
+    """A full disk (here a file-size limit, the same failed write()) was a traceback;
     now one line with the path and the operating system's reason, and no temp file left."""
     import os
     import resource

@@ -66,7 +66,7 @@ def test_writer_refuses_overwrite(tmp_path: Path, codec: str) -> None:
 
 
 def test_odd_sizes_are_written_padded_to_even(tmp_path: Path, codec: str) -> None:
-    """Issue 15: 853 x 480 phone video was refused; now padded by a repeated column or row."""
+    """853 x 480 phone video was refused; now padded by a repeated column or row."""
     frames = [gradient(i)[:47, :63] for i in range(4)]
     with VideoWriter(tmp_path / "odd.mp4", 10, (47, 63), codec=codec) as w:
         for f in frames:

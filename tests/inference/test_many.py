@@ -1,4 +1,4 @@
-"""Batch inference (issue 15, part 3): one output per input, a rerun resumes, a failing video is
+"""Batch inference: one output per input, a rerun resumes, a failing video is
 recorded and skipped, and two torchrun processes (gloo) share the list with one merged manifest."""
 import json
 import os

@@ -1,4 +1,4 @@
-"""The streaming pipeline (issue 15, part 1): decoding and encoding threads behind bounded queues,
+"""The streaming pipeline: decoding and encoding threads behind bounded queues,
 errors from either side re-raised, --realtime dropping what arrives while the model is busy, and a
 stream URL served over HTTP."""
 import functools
