@@ -15,8 +15,9 @@ SIZE=240x427
 HALF="model.update_scale=0.5"
 mkdir -p "$OUT"
 
-dff train "$S1" --work-dir "$RUN/accel_r18_half_stage1" $HALF model.load_from="$RUN/accel_r18_stage1/best.pt" \
-  train.iters=200 train.val_every=100 train.save_every=100 train.warmup_iters=10
+R=configs/davis/recipes  # the stages of the published us04 row
+dff train $R/accel_r18_us04_1_update_half.yaml --work-dir "$RUN/accel_r18_half_stage1" \
+  model.load_from="$RUN/accel_r18_stage1/best.pt"
 # DIS cannot be trained, so it is frozen with both branches; only the fusion conv learns.
 dff train "$S2" --work-dir "$RUN/accel_r18_half_dis_stage2" $HALF model.flow=dis \
   "train.freeze=[backbone, feature_conv, head, update, flow_net]" \
@@ -47,10 +48,10 @@ dff bench "$S2" --size $SIZE --key-intervals 1,5 --reps 15 --json "$OUT/accel_us
 # The update branch on 0.4-size frames (its half-size stage-1 weights fine-tuned at that size),
 # FlowNetS-lite at 0.25: the configuration that keeps >= 99% at >= 2x.
 S04="model.update_scale=0.4 model.flow_scale=0.25"
-dff train "$S1" --work-dir "$RUN/accel_r18_us04_stage1" model.update_scale=0.4 \
-  model.load_from="$RUN/accel_r18_half_stage1/best.pt" train.iters=200 train.val_every=100 train.save_every=100 \
-  train.warmup_iters=10
-dff train "$S2" --work-dir "$RUN/accel_r18_us04_fs025_stage2" $S04 model.load_from="$RUN/accel_r18_us04_stage1/best.pt"
+dff train $R/accel_r18_us04_2_update_04.yaml --work-dir "$RUN/accel_r18_us04_stage1" \
+  model.load_from="$RUN/accel_r18_half_stage1/best.pt"
+dff train $R/accel_r18_us04_3_fusion.yaml --work-dir "$RUN/accel_r18_us04_fs025_stage2" \
+  model.load_from="$RUN/accel_r18_us04_stage1/best.pt"
 dff eval "$S2" --checkpoint "$RUN/accel_r18_us04_fs025_stage2/best.pt" --key-interval 5 --policy fixed \
   --json "$OUT/accel_us04_fs025.json" $S04
 dff bench "$S2" --size $SIZE --key-intervals 1,5 --reps 15 --json "$OUT/accel_us0.4_fs0.25.bench.json" $S04

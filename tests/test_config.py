@@ -160,6 +160,25 @@ RECIPE_400BB = {
                     "model.flow_scale=0.3"]}
 
 
+# The Accel us04 row's stages as scripts/davis_accel_fast.sh trained them: (stage config, its overrides)
+ACCEL_US04 = {
+    "1_update_half": ("accel_r18_stage1_update.yaml", ["model.update_scale=0.5",
+                      "model.load_from=runs/accel_r18_stage1/best.pt", "train.iters=200", "train.val_every=100",
+                      "train.save_every=100", "train.warmup_iters=10"]),
+    "2_update_04": ("accel_r18_stage1_update.yaml", ["model.update_scale=0.4",
+                    "model.load_from=runs/accel_r18_half_stage1/best.pt", "train.iters=200", "train.val_every=100",
+                    "train.save_every=100", "train.warmup_iters=10"]),
+    "3_fusion": ("accel_r18_stage2_fusion.yaml", ["model.update_scale=0.4", "model.flow_scale=0.25",
+                 "model.load_from=runs/accel_r18_us04_stage1/best.pt"])}
+
+
+@pytest.mark.parametrize("stage", sorted(ACCEL_US04))
+def test_the_accel_recipe_configs_are_the_published_runs(stage):
+    configs = Path(__file__).resolve().parents[1] / "configs" / "davis"
+    base, overrides = ACCEL_US04[stage]
+    assert load_config(configs / "recipes" / f"accel_r18_us04_{stage}.yaml") == load_config(configs / base, overrides)
+
+
 @pytest.mark.parametrize("split", ["temporal", "sequences"])
 @pytest.mark.parametrize("stage", sorted(RECIPE_400BB))
 def test_recipe_configs_are_the_published_runs(split, stage):
