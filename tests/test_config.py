@@ -172,6 +172,24 @@ ACCEL_US04 = {
                  "model.load_from=runs/accel_r18_us04_stage1/best.pt"])}
 
 
+# recipe2 (temporal) as scripts/davis_perframe_stage.sh trained it
+RECIPE2 = {
+    "1_perframe": ["train.objective=per_frame", "train.lr_mult={backbone: 0.5}", "train.iters=600", "train.iters=720",
+                   "train.val_every=720", "train.save_every=720", "data.jitter=0.3", "data.scale_range=[0.5, 1.75]",
+                   "model.refine=guided", "train.batch_size=4", "train.channels_last=true"],
+    "2_propagate": ["model.load_from=runs/lite0_temporal_recipe2_pf/best.pt", "model.load_modules=null",
+                    "train.iters=200", "train.val_every=0", "train.save_every=200", "train.warmup_iters=20",
+                    "train.freeze=[backbone, feature_conv, head]", "model.refine=guided", "train.batch_size=4",
+                    "train.channels_last=true", "train.lr_mult={flow_net: 0.1, flow_net.scale: 1.0}"]}
+
+
+@pytest.mark.parametrize("stage", sorted(RECIPE2))
+def test_the_recipe2_configs_are_the_published_runs(stage):
+    configs = Path(__file__).resolve().parents[1] / "configs" / "davis"
+    published = load_config(configs / "dff_lite0_s16_temporal.yaml", RECIPE2[stage])
+    assert load_config(configs / "recipes" / f"lite0_recipe2_temporal_{stage}.yaml") == published
+
+
 @pytest.mark.parametrize("stage", sorted(ACCEL_US04))
 def test_the_accel_recipe_configs_are_the_published_runs(stage):
     configs = Path(__file__).resolve().parents[1] / "configs" / "davis"
