@@ -183,26 +183,27 @@ RECIPE2 = {
                     "train.channels_last=true", "train.lr_mult={flow_net: 0.1, flow_net.scale: 1.0}"]}
 
 
-@pytest.mark.parametrize("stage", sorted(RECIPE2))
-def test_the_recipe2_configs_are_the_published_runs(stage):
+# Every staged config of configs/davis/recipes/: (the config its published run started from, the
+# overrides that run was trained with)
+PUBLISHED = {
+    **{f"lite0_400bb_{split}_{stage}.yaml": (f"dff_lite0_s16_{split}.yaml",
+                                            [o.replace("{split}", split) for o in overrides])
+       for split in ("temporal", "sequences") for stage, overrides in RECIPE_400BB.items()},
+    **{f"lite0_recipe2_temporal_{stage}.yaml": ("dff_lite0_s16_temporal.yaml", overrides)
+       for stage, overrides in RECIPE2.items()},
+    **{f"accel_r18_us04_{stage}.yaml": base_and_overrides for stage, base_and_overrides in ACCEL_US04.items()}}
+
+
+def test_every_recipe_config_is_pinned():
+    recipes = Path(__file__).resolve().parents[1] / "configs" / "davis" / "recipes"
+    assert sorted(p.name for p in recipes.glob("*.yaml")) == sorted(PUBLISHED)
+
+
+@pytest.mark.parametrize("recipe", sorted(PUBLISHED))
+def test_recipe_configs_are_the_published_runs(recipe):
     configs = Path(__file__).resolve().parents[1] / "configs" / "davis"
-    published = load_config(configs / "dff_lite0_s16_temporal.yaml", RECIPE2[stage])
-    assert load_config(configs / "recipes" / f"lite0_recipe2_temporal_{stage}.yaml") == published
-
-
-@pytest.mark.parametrize("stage", sorted(ACCEL_US04))
-def test_the_accel_recipe_configs_are_the_published_runs(stage):
-    configs = Path(__file__).resolve().parents[1] / "configs" / "davis"
-    base, overrides = ACCEL_US04[stage]
-    assert load_config(configs / "recipes" / f"accel_r18_us04_{stage}.yaml") == load_config(configs / base, overrides)
-
-
-@pytest.mark.parametrize("split", ["temporal", "sequences"])
-@pytest.mark.parametrize("stage", sorted(RECIPE_400BB))
-def test_recipe_configs_are_the_published_runs(split, stage):
-    configs = Path(__file__).resolve().parents[1] / "configs" / "davis"
-    published = load_config(configs / f"dff_lite0_s16_{split}.yaml", [o.replace("{split}", split) for o in RECIPE_400BB[stage]])
-    assert load_config(configs / "recipes" / f"lite0_400bb_{split}_{stage}.yaml") == published
+    base, overrides = PUBLISHED[recipe]
+    assert load_config(configs / "recipes" / recipe) == load_config(configs / base, overrides)
 
 
 @pytest.mark.parametrize("name", ["cityscapes/dff_r50_s8.yaml", "camvid/dff_r18_s8.yaml"])
