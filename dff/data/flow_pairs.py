@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from ..ops import resize_flow
 from .flo import read_flo
 from .pairs import SeededSamples
-from .store import FrameStore
 from .frames import to_float
+from .store import FrameStore
 from .transforms import clip_jitter, flow_crop_flip
 
 

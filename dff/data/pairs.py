@@ -6,9 +6,8 @@ import random
 import torch
 from torch.utils.data import Dataset
 
-from .store import FrameStore
-
 from .frames import to_float
+from .store import FrameStore
 from .transforms import clip_jitter, paired_crop_flip, paired_scale
 
 

@@ -10,17 +10,18 @@ from pathlib import Path
 
 import torch
 
-from ..io.outputs import naming
-from ..io.publish import publish
+from ..io.publish import write_atomic
 
 
-def _write_atomic(data: bytes, path: Path) -> None:
-    """Publish data at path, synced to the disk before the rename (a crash leaves the old file or
-    the new one, whole)."""
-    with naming(path), publish(path) as tmp, open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+def _synced(data: bytes):
+    """A write_atomic writer of data, synced to the disk before the rename (a crash leaves the old
+    file or the new one, whole)."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    return write
 
 
 def save_checkpoint(obj: dict, *paths: str | Path) -> None:
@@ -28,7 +29,7 @@ def save_checkpoint(obj: dict, *paths: str | Path) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     for path in paths:
-        _write_atomic(buf.getbuffer(), Path(path))
+        write_atomic(path, _synced(buf.getbuffer()))
 
 
 def load_checkpoint(path: str | Path) -> dict:

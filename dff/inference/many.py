@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
-from dataclasses import replace
-
+from ..engine.processes import barrier, setup_distributed, teardown
 from ..io.outputs import naming, refuse_inputs
 from ..io.publish import write_atomic
-from ..engine.processes import barrier, setup_distributed, teardown
 from .options import InferOptions
 from .video import build_segmenter, run_video
 

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.palettes import get_palette
 from ..data.frames import resized_size, shrink, to_float
+from ..data.palettes import get_palette
 from ..data.video import VideoReader
 from ..engine.metrics import class_map
 from ..models import Segmenter, layout
@@ -34,7 +34,7 @@ class Segmentation:
 class VideoSegmenter:
     """A model behind a key-frame policy: RGB frames of any size in, segmentations out; one key
     state held, so memory stays constant in video length. The model is moved to the device and put
-    in eval mode; on the CPU its key network may be stored channels-last (layout.prefer_channels_last).
+    in eval mode; on the CPU its key network may be stored channels-last (layout.key_channels_last).
 
     Args:
         model: a dff model (models/segmenter.py).
@@ -55,7 +55,7 @@ class VideoSegmenter:
         layout.key_channels_last(self.model)
         self.short_side, self.size = short_side, size
         self.class_names, self.palette = class_names, palette
-        self.colours = get_palette(palette)  # a palette too short for the classes fails here, once
+        self.colours = get_palette(palette)  # what the outputs are drawn with
         self.runner = runner_for(self.model, policy or build_policy("fixed", key_interval))
 
     @property

@@ -10,12 +10,12 @@ import torch
 from torchvision.utils import flow_to_image
 from tqdm import tqdm
 
-from ..io.label_writer import LabelPngWriter
-from ..io.outputs import refuse_inputs
 from ..data.palettes import colourise, get_palette, overlay
 from ..data.video import VideoReader
-from ..io.video_writer import VideoWriter
 from ..engine.builders import load_trained, select_device
+from ..io.label_writer import LabelPngWriter
+from ..io.outputs import refuse_inputs
+from ..io.video_writer import VideoWriter
 from ..ops import resize_flow
 from .onnx_model import OnnxModel
 from .options import InferOptions

@@ -57,15 +57,19 @@ class Objective:
         """Top-level modules kept fixed besides train.freeze."""
         return ()
 
+    def pair_only(self, propagation: str) -> bool:
+        """Whether training windows are (key, current) pairs: no frame between them is used."""
+        return self.pairs or propagation == "direct"
+
     def window(self, propagation: str, key_interval: int) -> int:
         """Frames per training window."""
-        return 2 if self.pairs or propagation == "direct" else key_interval
+        return 2 if self.pair_only(propagation) else key_interval
 
     def train_set(self, store, cfg: dict):
         """The training samples of a store: (window, labels, key offset)."""
         d, k = cfg["data"], cfg["model"]["key_interval"]
         return PairDataset(store, k - 1, d["crop_size"], d["ignore_index"], d["scale_range"],
-                           pair_only=self.pairs or cfg["model"]["propagation"] == "direct", seed=cfg["train"]["seed"],
+                           pair_only=self.pair_only(cfg["model"]["propagation"]), seed=cfg["train"]["seed"],
                            jitter=d["jitter"])
 
     def val_set(self, store, key_interval: int):
@@ -89,9 +93,7 @@ class Objective:
 
     def validate(self, model, val, cfg: dict, num_classes: int, done: int, dev) -> tuple[dict, float]:
         """Evaluate on val frames; (results, the score best.pt is chosen by)."""
-        k = cfg["model"]["key_interval"]
-        res = evaluate(model, val, k, num_classes, cfg["data"]["ignore_index"], max_frames=cfg["train"]["val_frames"],
-                       device=dev)
+        k, res = cfg["model"]["key_interval"], self._evaluate(model, val, cfg, num_classes, dev)
         tqdm.write(f"iter {done} val: per-frame {res['per_frame_miou']:.4f}  {res['model']} mean k={k} "
                    f"{res['mean_miou']:.4f}" + (f"  update alone {res['update_miou']:.4f}" if "update_miou" in res
                                                else ""))
@@ -99,6 +101,11 @@ class Objective:
 
     def metric(self, res: dict) -> float:
         return res["mean_miou"]
+
+    def _evaluate(self, model, val, cfg: dict, num_classes: int, dev, against_teacher: bool = False) -> dict:
+        """evaluate() of the val frames as training validates (train.val_frames of them)."""
+        return evaluate(model, val, cfg["model"]["key_interval"], num_classes, cfg["data"]["ignore_index"],
+                        max_frames=cfg["train"]["val_frames"], device=dev, against_teacher=against_teacher)
 
     def label_terms(self, name: str, logits: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         """{name: cross-entropy sum} and, with a Lovasz weight, {name_lovasz: the per-image Lovasz
@@ -198,9 +205,7 @@ class Distill(Objective):
         return {"kd": soft_kl(model(clip, offset), teacher, self.temperature)}
 
     def validate(self, model, val, cfg, num_classes, done, dev):
-        k = cfg["model"]["key_interval"]
-        res = evaluate(model, val, k, num_classes, cfg["data"]["ignore_index"], max_frames=cfg["train"]["val_frames"],
-                       device=dev, against_teacher=True)
+        k, res = cfg["model"]["key_interval"], self._evaluate(model, val, cfg, num_classes, dev, against_teacher=True)
         tqdm.write(f"iter {done} val: agreement with the key network mean k={k} {res['mean_agreement']:.4f}"
                    + ("" if res["mean_miou"] is None else f"  mIoU mean k={k} {res['mean_miou']:.4f}"))
         return res, res["mean_agreement"]
