@@ -8,8 +8,8 @@ import torch
 from tqdm import tqdm
 
 from ..io.publish import write_atomic
-from ..data.store import FrameStore
 from ..data.frames import to_float
+from ..data.store import FrameStore
 from ..inference.segmenter import VideoSegmenter
 from ..inference.stream import StreamRunner
 from ..models.segmenter import upsample

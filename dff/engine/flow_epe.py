@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from ..data.store import FrameStore
-
 from ..data.frames import to_float
+from ..data.store import FrameStore
 
 
 @torch.no_grad()

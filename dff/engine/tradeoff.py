@@ -17,8 +17,8 @@ import torch
 from tqdm import tqdm
 
 from ..config import UNLEARNED_FLOWS, merge
-from ..data.store import FrameStore
 from ..data.frames import to_float
+from ..data.store import FrameStore
 from ..models import layout
 from .bench import stream_steps
 from .timing import time_in_turns

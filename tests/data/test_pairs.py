@@ -7,8 +7,8 @@ from dff.data.datasets import label_lut
 from dff.data.labels import lut_reader
 from dff.data.layouts import davis_clips
 from dff.data.pairs import PairDataset
-from dff.data.store import FrameStore
 from dff.data.frames import to_float
+from dff.data.store import FrameStore
 
 davis_label = lut_reader(label_lut("davis", 2))  # what dff reads DAVIS masks with
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from dff.data.clips import Clip
-from dff.data.store import FrameStore
 from dff.data.frames import to_float
+from dff.data.store import FrameStore
 from dff.engine.builders import load_split, load_trained
 from dff.engine.checkpoint import load_checkpoint
 from dff.engine.evaluate import evaluate, format_table
